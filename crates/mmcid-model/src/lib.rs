@@ -1,0 +1,2 @@
+//! The mm_cid model.
+#![warn(missing_docs)]
