@@ -1,0 +1,269 @@
+//! Stable 64-bit fingerprints of states.
+//!
+//! The checker stores fingerprints, not states, in its seen-set (as stateright and TLC do), so a
+//! fingerprint must be identical across runs, processes and platforms: a counterexample found on
+//! one machine names the same states on another. `std`'s `DefaultHasher` promises none of this,
+//! so [`StableHasher`] is our own: a fixed-seed multiply-fold mixer in the style of wyhash, with a
+//! murmur3-style final avalanche.
+//!
+//! Platform independence: integers are fed in little-endian order and `usize`/`isize` are
+//! widened to 64 bits, so 32- and 64-bit targets agree.
+//!
+//! Two different states may share a fingerprint. The checker then treats the second one as
+//! already seen and misses whatever lies only beyond it; the report estimates the probability
+//! of that ([`crate::Report::collision_probability`]).
+
+use std::hash::{Hash, Hasher};
+
+/// The 64-bit fingerprint of a state (or of its symmetry representative).
+pub type Fingerprint = u64;
+
+const SEED: u64 = 0x243f_6a88_85a3_08d3; // fractional digits of pi
+const K0: u64 = 0xa076_1d64_78bd_642f; // wyhash's primes
+const K1: u64 = 0xe703_7ed1_a0b4_28db;
+
+/// The 64-bit fingerprint of `value`, stable across runs, processes and platforms.
+pub fn fingerprint<T: Hash + ?Sized>(value: &T) -> Fingerprint {
+    let mut hasher = StableHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A fixed-seed [`Hasher`] whose output depends only on the bytes and integers written to it.
+#[derive(Clone, Debug)]
+pub struct StableHasher {
+    state: u64,
+    // invariant: counts every byte fed in, so that inputs differing only by trailing zeros differ.
+    len: u64,
+}
+
+impl Default for StableHasher {
+    fn default() -> Self {
+        StableHasher::new()
+    }
+}
+
+/// The 128-bit product of `a` and `b`, folded to 64 bits (wyhash's `mum`).
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+impl StableHasher {
+    /// A hasher in its fixed initial state.
+    pub fn new() -> Self {
+        StableHasher {
+            state: SEED,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        self.state = fold_mul(self.state ^ word ^ K0, K1 ^ self.len);
+    }
+}
+
+impl Hasher for StableHasher {
+    fn finish(&self) -> u64 {
+        // murmur3's fmix64 over the folded state: every input bit affects every output bit.
+        let mut h = fold_mul(self.state ^ self.len, K0);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.len += 8;
+            self.mix(u64::from_le_bytes(chunk.try_into().expect("8-byte chunk")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.len += rest.len() as u64;
+            self.mix(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+
+    fn write_u16(&mut self, i: u16) {
+        self.write_u64(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.len += 8;
+        self.mix(i);
+    }
+
+    fn write_u128(&mut self, i: u128) {
+        self.write_u64(i as u64);
+        self.write_u64((i >> 64) as u64);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+
+    fn write_i8(&mut self, i: i8) {
+        self.write_u64(i as u64);
+    }
+
+    fn write_i16(&mut self, i: i16) {
+        self.write_u64(i as u64);
+    }
+
+    fn write_i32(&mut self, i: i32) {
+        self.write_u64(i as u64);
+    }
+
+    fn write_i64(&mut self, i: i64) {
+        self.write_u64(i as u64);
+    }
+
+    fn write_i128(&mut self, i: i128) {
+        self.write_u128(i as u128);
+    }
+
+    fn write_isize(&mut self, i: isize) {
+        self.write_u64(i as i64 as u64);
+    }
+}
+
+/// A [`Hasher`] that only counts the bytes written to it: a cheap estimate of how much data a
+/// value holds, heap included, for the memory limit.
+#[derive(Default)]
+pub(crate) struct ByteCounter(pub(crate) u64);
+
+impl Hasher for ByteCounter {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len() as u64;
+    }
+}
+
+/// Estimated bytes used by one `T`: its inline size plus the data its `Hash` feeds (which covers
+/// heap contents such as vector elements).
+pub(crate) fn estimated_size<T: Hash>(value: &T) -> u64 {
+    let mut counter = ByteCounter::default();
+    value.hash(&mut counter);
+    std::mem::size_of_val(value) as u64 + counter.0
+}
+
+/// A [`std::hash::BuildHasher`] for maps keyed by fingerprints, which are already well mixed:
+/// the key is its own hash.
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct IdentityBuild;
+
+/// The hasher of [`IdentityBuild`].
+#[derive(Default)]
+pub(crate) struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for non-u64 keys; fold them in so the map still works.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 ^= i;
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        // The agent half of a (fingerprint, agent) key: spread it over the high bits.
+        self.0 ^= u64::from(i).wrapping_mul(K1);
+    }
+}
+
+impl std::hash::BuildHasher for IdentityBuild {
+    type Hasher = IdentityHasher;
+
+    fn build_hasher(&self) -> IdentityHasher {
+        IdentityHasher::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn pinned_values_do_not_change() {
+        // If one of these changes, fingerprints in saved traces and pinned counts may change:
+        // that is a breaking change of the checker's output.
+        assert_eq!(fingerprint(&0u64), 0xbe4a_7c39_0e47_f511);
+        assert_eq!(
+            fingerprint(&(1u8, "mm_cid", vec![3u32, 4])),
+            0x98c5_84cf_6e43_039d
+        );
+    }
+
+    #[test]
+    fn usize_hashes_like_u64() {
+        assert_eq!(fingerprint(&7usize), fingerprint(&7u64));
+        assert_eq!(fingerprint(&-7isize), fingerprint(&-7i64));
+    }
+
+    #[test]
+    fn small_changes_change_the_fingerprint() {
+        let base = fingerprint(&vec![0u8; 16]);
+        assert_ne!(base, fingerprint(&vec![0u8; 17]));
+        let mut flipped = vec![0u8; 16];
+        flipped[9] = 1;
+        assert_ne!(base, fingerprint(&flipped));
+        assert_ne!(fingerprint(&(1u32, 2u32)), fingerprint(&(2u32, 1u32)));
+        // Raw byte writes that differ only by trailing zero bytes.
+        let mut a = StableHasher::new();
+        a.write(&[1, 2]);
+        let mut b = StableHasher::new();
+        b.write(&[1, 2, 0]);
+        assert_ne!(a.finish(), b.finish());
+    }
+
+    #[test]
+    fn avalanche_is_roughly_half_the_bits() {
+        // Flipping one input bit should flip about 32 output bits on average.
+        let mut total = 0u32;
+        for i in 0..64u64 {
+            total += (fingerprint(&0u64) ^ fingerprint(&(1u64 << i))).count_ones();
+        }
+        let mean = f64::from(total) / 64.0;
+        assert!((26.0..38.0).contains(&mean), "mean flipped bits {mean}");
+    }
+
+    #[test]
+    fn btree_maps_with_equal_contents_agree() {
+        let a: BTreeMap<u8, u8> = [(1, 2), (3, 4)].into_iter().collect();
+        let b: BTreeMap<u8, u8> = [(3, 4), (1, 2)].into_iter().collect();
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+    }
+
+    #[test]
+    fn estimated_size_counts_heap_contents() {
+        let small = estimated_size(&vec![0u64; 1]);
+        let large = estimated_size(&vec![0u64; 100]);
+        assert!(large >= small + 99 * 8);
+    }
+}
