@@ -452,3 +452,250 @@ pub(crate) fn merge_findings(into: &mut SlotFindings, from: SlotFindings) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_models::{
+        naive, summary, LockOrder, Mutexes, RacyCounter, Release, Spinner, Swapped,
+    };
+    use crate::{fingerprint, Outcome};
+
+    fn config(workers: usize) -> CheckConfig {
+        CheckConfig {
+            workers,
+            ..CheckConfig::default()
+        }
+    }
+
+    /// Every discovery replays from its token to the same states (shuttle's determinism check).
+    fn assert_replays<M: Model>(model: &M, report: &Report<M>) {
+        for d in &report.discoveries {
+            let Some(trace) = &d.trace else { continue };
+            let again = Trace::from_token(model, &trace.to_token()).unwrap();
+            let fps = |t: &Trace<M>| t.states().iter().map(fingerprint).collect::<Vec<_>>();
+            assert_eq!(fps(trace), fps(&again), "{}", d.property);
+        }
+    }
+
+    #[test]
+    fn racy_counter_loses_an_update_in_four_steps() {
+        let model = RacyCounter { threads: 2 };
+        let report = check(&model, &config(2));
+        assert_eq!(report.outcome, Outcome::Complete);
+        assert_eq!(report.stats.unique_states, 12);
+        assert_eq!(report.stats.max_depth, 4);
+        let d = report.discovery("final-count").unwrap();
+        assert_eq!(d.kind, DiscoveryKind::Counterexample);
+        let trace = d.trace.as_ref().unwrap();
+        // T0 reads, T1 reads, T0 writes, T1 writes: the smallest shortest path.
+        assert_eq!(trace.to_token(), "0/0/1/0/0");
+        assert_eq!(trace.final_state().counter, 1);
+        assert_eq!(d.explanation, "`final-count` is false in the final state");
+        let e = report.discovery("all-done").unwrap();
+        assert_eq!(e.kind, DiscoveryKind::Example);
+        assert_eq!(e.trace.as_ref().unwrap().len(), 4);
+        assert!(report.discovery("deadlock").is_none());
+        assert!(!report.is_ok());
+        assert_replays(&model, &report);
+    }
+
+    #[test]
+    fn racy_counter_with_three_threads() {
+        let model = RacyCounter { threads: 3 };
+        let report = check(&model, &config(2));
+        assert_eq!(report.stats.unique_states, naive(&model, false).unique);
+        let trace = report
+            .discovery("final-count")
+            .unwrap()
+            .trace
+            .clone()
+            .unwrap();
+        // Two threads read 0 and write 1, then the third increments: 6 steps.
+        assert_eq!(trace.len(), 6);
+        assert_replays(&model, &report);
+    }
+
+    #[test]
+    fn counts_match_the_naive_search() {
+        fn same<M: Model>(model: &M, symmetry: bool) {
+            let c = CheckConfig {
+                symmetry,
+                liveness: false,
+                ..config(2)
+            };
+            let report = check(model, &c);
+            let expected = naive(model, symmetry);
+            if report.outcome.is_complete() {
+                assert_eq!(report.stats.unique_states, expected.unique);
+                assert_eq!(report.stats.transitions, expected.transitions);
+                assert_eq!(report.stats.max_depth, expected.depth);
+            }
+        }
+        same(&RacyCounter { threads: 3 }, false);
+        same(&LockOrder, false);
+        same(&Spinner::new(Release::External), false);
+        let mutexes = Mutexes {
+            procs: 3,
+            rounds: 2,
+            buggy: false,
+        };
+        same(&mutexes, false);
+        same(&mutexes, true);
+        same(&Swapped, true);
+    }
+
+    #[test]
+    fn lock_order_deadlocks_after_two_steps() {
+        let report = check(&LockOrder, &config(2));
+        assert_eq!(report.outcome, Outcome::Complete);
+        assert_eq!(report.stats.unique_states, 13);
+        assert_eq!(report.discoveries.len(), 1);
+        let d = report.discovery("deadlock").unwrap();
+        assert_eq!(d.kind, DiscoveryKind::Deadlock);
+        // T0 takes A, T1 takes B.
+        let trace = d.trace.as_ref().unwrap();
+        assert_eq!(trace.to_token(), "0/0/1");
+        assert_eq!(trace.final_state().owner, [Some(0), Some(1)]);
+        assert_replays(&LockOrder, &report);
+    }
+
+    #[test]
+    fn every_property_decided_ends_the_run_early() {
+        let c = CheckConfig {
+            liveness: false,
+            ..config(1)
+        };
+        let report = check(&LockOrder, &c);
+        assert_eq!(report.outcome, Outcome::Incomplete(StopReason::AllDecided));
+        assert!(report.discovery("deadlock").is_some());
+        assert!(report.stats.unique_states < 13);
+    }
+
+    #[test]
+    fn a_spinner_nothing_releases_is_a_stall() {
+        let model = Spinner::new(Release::Never);
+        let report = check(&model, &config(2));
+        assert_eq!(report.stats.unique_states, 6);
+        assert_eq!(report.discoveries.len(), 1, "{:?}", summary(&report));
+        let d = report.discovery("stall").unwrap();
+        assert_eq!(d.kind, DiscoveryKind::Stall);
+        assert_eq!(d.agent, Some(AgentId(0)));
+        assert_eq!(d.trace.as_ref().unwrap().to_token(), "0");
+        assert_eq!(d.explanation, "T0 spins until the flag is set");
+        assert!(d.rescue.is_empty());
+    }
+
+    #[test]
+    fn a_spinner_released_internally_is_fine() {
+        let model = Spinner::new(Release::Internal);
+        let report = check(&model, &config(2));
+        assert_eq!(report.stats.unique_states, 10);
+        assert!(report.is_ok(), "{:?}", summary(&report));
+        assert!(report.discoveries.is_empty());
+    }
+
+    #[test]
+    fn a_spinner_only_a_wake_up_releases_is_a_livelock() {
+        let model = Spinner::new(Release::External);
+        let report = check(&model, &config(2));
+        assert_eq!(report.stats.unique_states, 10);
+        assert_eq!(report.discoveries.len(), 1, "{:?}", summary(&report));
+        let d = report.discovery("livelock").unwrap();
+        assert_eq!(d.kind, DiscoveryKind::Livelock);
+        assert_eq!(d.agent, Some(AgentId(0)));
+        // The noise is external too but does not help: only the wake-up is named.
+        assert_eq!(d.rescue, ["T1 wake T0"]);
+        assert_eq!(d.trace.as_ref().unwrap().to_token(), "0");
+    }
+
+    #[test]
+    fn liveness_can_be_turned_off() {
+        let c = CheckConfig {
+            liveness: false,
+            ..config(2)
+        };
+        let report = check(&Spinner::new(Release::Never), &c);
+        assert!(report.is_ok(), "{:?}", summary(&report));
+        assert_eq!(report.stats.unique_states, 6);
+    }
+
+    #[test]
+    fn a_sometimes_property_never_satisfied_is_a_failure() {
+        let model = Mutexes {
+            procs: 2,
+            rounds: 1,
+            buggy: false,
+        };
+        let report = check(&model, &config(2));
+        assert_eq!(report.outcome, Outcome::Complete);
+        let d = report.discovery("two-critical").unwrap();
+        assert_eq!(d.kind, DiscoveryKind::NeverSatisfied);
+        assert!(d.trace.is_none());
+        assert!(!report.is_ok());
+        assert_eq!(report.failures().count(), 1);
+    }
+
+    #[test]
+    fn unreached_labels_are_reported_in_label_order() {
+        let report = check(&RacyCounter { threads: 2 }, &config(2));
+        assert!(report.unreached_labels_are_final());
+        assert_eq!(report.unreached_labels, ["overflow"]);
+    }
+
+    #[test]
+    fn symmetry_reduces_states_and_keeps_verdicts() {
+        for buggy in [false, true] {
+            let model = Mutexes {
+                procs: 3,
+                rounds: 2,
+                buggy,
+            };
+            let plain = check(&model, &config(2));
+            let sym = check(
+                &model,
+                &CheckConfig {
+                    symmetry: true,
+                    ..config(2)
+                },
+            );
+            if !buggy {
+                assert_eq!(plain.stats.unique_states, 81);
+                assert_eq!(sym.stats.unique_states, 22);
+            }
+            let kinds = |r: &Report<Mutexes>| {
+                r.discoveries
+                    .iter()
+                    .map(|d| (d.property, d.kind, d.trace.as_ref().map(Trace::len)))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(kinds(&plain), kinds(&sym));
+            assert_eq!(plain.discovery("mutual-exclusion").is_some(), buggy);
+            assert_replays(&model, &sym);
+        }
+    }
+
+    /// Regression test for continuing a path from the representative instead of the original
+    /// successor (stateright's "IMPORTANT" comment): the stored action indices would then be
+    /// relative to states the replay never visits.
+    #[test]
+    fn symmetry_continues_from_the_original_state() {
+        let c = CheckConfig {
+            symmetry: true,
+            ..config(2)
+        };
+        let report = check(&Swapped, &c);
+        assert_eq!(report.stats.unique_states, 6);
+        let trace = report
+            .discovery("not-one-one")
+            .unwrap()
+            .trace
+            .clone()
+            .unwrap();
+        // [0, 0] to [1, 0] (action 0), then action 1 (increment counter 1) to [1, 1]. From the
+        // representative [0, 1] it would be action 0, which replays to [2, 0].
+        assert_eq!(trace.to_token(), "0/0/1");
+        assert_eq!(*trace.final_state(), [1, 1]);
+        assert_replays(&Swapped, &report);
+    }
+}

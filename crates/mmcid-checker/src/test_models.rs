@@ -7,8 +7,17 @@ use std::collections::{HashSet, VecDeque};
 
 use crate::model::{ActionMeta, AgentId, Coverage, Model, Property};
 
-/// Unique states by a plain breadth-first search over whole states (no fingerprints).
-pub(crate) fn naive_unique<M: Model>(model: &M, symmetry: bool) -> usize {
+/// What [`naive`] counts.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct NaiveCounts {
+    pub(crate) unique: u64,
+    pub(crate) transitions: u64,
+    pub(crate) depth: usize,
+}
+
+/// Unique states, transitions and depth by a plain sequential breadth-first search over whole
+/// states (no fingerprints, no threads).
+pub(crate) fn naive<M: Model>(model: &M, symmetry: bool) -> NaiveCounts {
     let canon = |s: &M::State| {
         if symmetry {
             model.representative(s)
@@ -20,22 +29,59 @@ pub(crate) fn naive_unique<M: Model>(model: &M, symmetry: bool) -> usize {
     let mut queue = VecDeque::new();
     for s in model.init_states() {
         if seen.insert(canon(&s)) {
-            queue.push_back(s);
+            queue.push_back((s, 0));
         }
     }
+    let (mut transitions, mut depth) = (0, 0);
     let mut actions = Vec::new();
-    while let Some(s) = queue.pop_front() {
+    while let Some((s, d)) = queue.pop_front() {
+        depth = d;
         actions.clear();
         model.actions(&s, &mut actions);
         for a in &actions {
             if let Some(next) = model.next_state(&s, a, &mut Coverage::new()) {
+                transitions += 1;
                 if seen.insert(canon(&next)) {
-                    queue.push_back(next);
+                    queue.push_back((next, d + 1));
                 }
             }
         }
     }
-    seen.len()
+    NaiveCounts {
+        unique: seen.len() as u64,
+        transitions,
+        depth,
+    }
+}
+
+/// Unique states by [`naive`].
+pub(crate) fn naive_unique<M: Model>(model: &M, symmetry: bool) -> u64 {
+    naive(model, symmetry).unique
+}
+
+/// A model that sleeps in every `next_state`, to make runs slow enough for progress reports.
+pub(crate) struct Slow<M>(pub(crate) M, pub(crate) std::time::Duration);
+
+impl<M: Model> Model for Slow<M> {
+    type State = M::State;
+    type Action = M::Action;
+
+    fn init_states(&self) -> Vec<M::State> {
+        self.0.init_states()
+    }
+
+    fn actions(&self, s: &M::State, actions: &mut Vec<M::Action>) {
+        self.0.actions(s, actions);
+    }
+
+    fn next_state(&self, s: &M::State, a: &M::Action, cov: &mut Coverage) -> Option<M::State> {
+        std::thread::sleep(self.1);
+        self.0.next_state(s, a, cov)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        Vec::new()
+    }
 }
 
 /// Threads that each increment a shared counter by a read and a separate write.
@@ -365,6 +411,9 @@ impl Model for Mutexes {
             Property::sometimes("all-done", |m, s: &MutexState| {
                 s.procs.iter().all(|p| p.1 == m.rounds)
             }),
+            Property::sometimes("two-critical", |_, s: &MutexState| {
+                s.procs.iter().filter(|p| p.0).count() >= 2
+            }),
         ]
     }
 
@@ -379,10 +428,10 @@ impl Model for Mutexes {
     }
 }
 
-/// Two counters that start at `[1, 0]`; symmetric under swapping them. Its representative (the
-/// sorted pair, `[0, 1]`) is not reachable, and action `k` increments counter `k` of whichever
-/// state it is applied to: a search that continued from representatives would store paths that
-/// replay to other states.
+/// Two counters that start at `[0, 0]`; symmetric under swapping them, the representative being
+/// the sorted pair. The first step reaches `[1, 0]`, whose representative is `[0, 1]`, and action
+/// `k` increments counter `k` of whichever state it is applied to: a search that continued from
+/// representatives would store paths that replay to other states.
 pub(crate) struct Swapped;
 
 impl Model for Swapped {
@@ -390,7 +439,7 @@ impl Model for Swapped {
     type Action = usize;
 
     fn init_states(&self) -> Vec<[u8; 2]> {
-        vec![[1, 0]]
+        vec![[0, 0]]
     }
 
     fn actions(&self, s: &[u8; 2], actions: &mut Vec<usize>) {
@@ -418,6 +467,27 @@ impl Model for Swapped {
     }
 }
 
+/// A discovery reduced to what must not depend on the worker count.
+pub(crate) type Summary = (
+    &'static str,
+    crate::DiscoveryKind,
+    Option<String>,
+    Option<AgentId>,
+    Vec<String>,
+);
+
+/// The discoveries of a report, for comparing runs.
+pub(crate) fn summary<M: Model>(report: &crate::Report<M>) -> Vec<Summary> {
+    report
+        .discoveries
+        .iter()
+        .map(|d| {
+            let token = d.trace.as_ref().map(|t| t.to_token());
+            (d.property, d.kind, token, d.agent, d.rescue.clone())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,7 +508,7 @@ mod tests {
         assert_eq!(naive_unique(&mutexes, false), 81);
         // Multisets: C(5, 3) + 2 * C(4, 2).
         assert_eq!(naive_unique(&mutexes, true), 22);
-        assert_eq!(naive_unique(&Swapped, false), 6);
-        assert_eq!(naive_unique(&Swapped, true), 5);
+        assert_eq!(naive_unique(&Swapped, false), 9);
+        assert_eq!(naive_unique(&Swapped, true), 6);
     }
 }
