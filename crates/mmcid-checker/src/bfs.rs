@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::explore::{merge_findings, Context, Decided, SearchEnd, SlotFindings};
+use crate::explore::{merge_findings, Context, Decided, SearchEnd, SlotFindings, Visit};
 use crate::fingerprint::{estimated_size, Fingerprint, IdentityBuild};
 use crate::model::{Coverage, Model};
 use crate::report::{Outcome, StopReason};
@@ -397,7 +397,7 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
             if ctx.aborted() {
                 return out;
             }
-            if pos % 256 == 0 {
+            if pos.is_multiple_of(256) {
                 if let Some(max) = ctx.config.max_memory_bytes {
                     if used_bytes() >= max {
                         ctx.abort(StopReason::MaxMemory);
@@ -423,16 +423,13 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
             } else {
                 0
             };
-            let has_successor = !successors.is_empty();
-            ctx.visit(
-                &node.state,
+            let at = Visit {
                 pos,
-                has_successor,
-                &better,
-                used,
-                &mut out.coverage,
-                &mut out.findings,
-            );
+                has_successor: !successors.is_empty(),
+                better: &better,
+                used_bytes: used,
+            };
+            ctx.visit(&node.state, at, &mut out.coverage, &mut out.findings);
             for (slot, found) in out.findings.iter().enumerate() {
                 if let Some((p, _)) = found {
                     level.best[slot].fetch_min(*p, Ordering::Relaxed);
@@ -466,4 +463,196 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
     }
     level.transitions.fetch_add(unflushed, Ordering::Relaxed);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, Mutex};
+
+    use crate::test_models::{
+        naive, summary, LockOrder, Mutexes, RacyCounter, Release, Slow, Spinner, Swapped,
+    };
+    use crate::{check, CheckConfig, Model, Outcome, Progress, StopReason};
+
+    fn config(workers: usize, symmetry: bool) -> CheckConfig {
+        CheckConfig {
+            workers,
+            symmetry,
+            ..CheckConfig::default()
+        }
+    }
+
+    /// Verdicts, counts, depth and traces are the same with 1, 2 and 4 workers.
+    fn same_for_all_worker_counts<M: Model>(model: &M, symmetry: bool) {
+        let runs: Vec<_> = [1, 2, 4]
+            .into_iter()
+            .map(|w| {
+                let r = check(model, &config(w, symmetry));
+                let s = &r.stats;
+                (
+                    r.outcome,
+                    s.unique_states,
+                    s.transitions,
+                    s.max_depth,
+                    summary(&r),
+                    r.unreached_labels.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(runs[0], runs[1]);
+        assert_eq!(runs[0], runs[2]);
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_worker_count() {
+        same_for_all_worker_counts(&RacyCounter { threads: 3 }, false);
+        same_for_all_worker_counts(&LockOrder, false);
+        for release in [Release::Internal, Release::External, Release::Never] {
+            same_for_all_worker_counts(&Spinner::new(release), false);
+        }
+        for (buggy, symmetry) in [(false, false), (true, false), (true, true)] {
+            let model = Mutexes {
+                procs: 4,
+                rounds: 2,
+                buggy,
+            };
+            same_for_all_worker_counts(&model, symmetry);
+        }
+        same_for_all_worker_counts(&Swapped, true);
+    }
+
+    #[test]
+    fn many_violations_at_one_depth_pick_the_smallest_path() {
+        // With 4 buggy processes, every pair can be critical together after 2 steps; the
+        // smallest path is process 0 then process 1 (action 1 in the second state).
+        let model = Mutexes {
+            procs: 4,
+            rounds: 2,
+            buggy: true,
+        };
+        for workers in [1, 2, 4] {
+            let r = check(&model, &config(workers, false));
+            let d = r.discovery("mutual-exclusion").unwrap();
+            assert_eq!(d.trace.as_ref().unwrap().to_token(), "0/0/1");
+        }
+    }
+
+    fn mutexes() -> Mutexes {
+        Mutexes {
+            procs: 3,
+            rounds: 2,
+            buggy: false,
+        }
+    }
+
+    #[test]
+    fn max_states_stops_at_exactly_that_many() {
+        for workers in [1, 2] {
+            let c = CheckConfig {
+                max_states: Some(10),
+                ..config(workers, false)
+            };
+            let r = check(&mutexes(), &c);
+            assert_eq!(r.outcome, Outcome::Incomplete(StopReason::MaxStates));
+            assert_eq!(r.stats.unique_states, 10);
+            assert!(!r.is_ok());
+            assert!(!r.unreached_labels_are_final());
+        }
+        // A limit equal to the state count does not cut anything.
+        let c = CheckConfig {
+            max_states: Some(81),
+            ..config(2, false)
+        };
+        let r = check(&mutexes(), &c);
+        assert_eq!(r.outcome, Outcome::Complete);
+        assert_eq!(r.stats.unique_states, 81);
+    }
+
+    #[test]
+    fn max_depth_stops_below_the_limit() {
+        let c = CheckConfig {
+            max_depth: Some(2),
+            ..config(2, false)
+        };
+        let r = check(&mutexes(), &c);
+        assert_eq!(r.outcome, Outcome::Incomplete(StopReason::MaxDepth));
+        assert_eq!(r.stats.max_depth, 2);
+        // Depths 0, 1 and 2: the initial state, 3 with one process critical, 3 with one done.
+        assert_eq!(r.stats.unique_states, 7);
+        // A limit at the true depth cuts nothing.
+        let depth = naive(&mutexes(), false).depth;
+        let c = CheckConfig {
+            max_depth: Some(depth),
+            ..config(2, false)
+        };
+        assert_eq!(check(&mutexes(), &c).outcome, Outcome::Complete);
+    }
+
+    #[test]
+    fn the_stop_flag_ends_the_run() {
+        let c = CheckConfig {
+            stop: Arc::new(AtomicBool::new(true)),
+            ..config(2, false)
+        };
+        let r = check(&mutexes(), &c);
+        assert_eq!(r.outcome, Outcome::Incomplete(StopReason::Stopped));
+        assert!(r.stats.unique_states < 81);
+    }
+
+    #[test]
+    fn the_memory_limit_ends_the_run() {
+        let c = CheckConfig {
+            max_memory_bytes: Some(1),
+            ..config(2, false)
+        };
+        let r = check(&mutexes(), &c);
+        assert_eq!(r.outcome, Outcome::Incomplete(StopReason::MaxMemory));
+        let c = CheckConfig {
+            max_memory_bytes: Some(1 << 30),
+            ..config(2, false)
+        };
+        assert_eq!(check(&mutexes(), &c).outcome, Outcome::Complete);
+    }
+
+    #[test]
+    fn discoveries_before_a_limit_are_kept() {
+        let model = Mutexes {
+            procs: 3,
+            rounds: 2,
+            buggy: true,
+        };
+        let c = CheckConfig {
+            max_depth: Some(3),
+            ..config(2, false)
+        };
+        let r = check(&model, &c);
+        assert!(!r.outcome.is_complete());
+        assert!(r.discovery("mutual-exclusion").is_some());
+        // Not satisfied yet, but the run was cut: unknown, not "never satisfied".
+        assert!(r.discovery("all-done").is_none());
+    }
+
+    #[test]
+    fn progress_is_reported_while_the_run_lasts() {
+        let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
+        let sink = Arc::clone(&seen);
+        let c = CheckConfig {
+            progress: Some(Arc::new(move |p: &Progress| sink.lock().unwrap().push(*p))),
+            ..config(1, false)
+        };
+        // 81 states, about 170 transitions of 4 ms each: about 0.7 s.
+        let slow = Slow(mutexes(), std::time::Duration::from_millis(4));
+        let r = check(&slow, &c);
+        let seen = seen.lock().unwrap();
+        assert!(!seen.is_empty());
+        for (a, b) in seen.iter().zip(seen.iter().skip(1)) {
+            assert!(b.elapsed >= a.elapsed + std::time::Duration::from_millis(200));
+            assert!(b.unique_states >= a.unique_states);
+        }
+        let last = seen.last().unwrap();
+        assert!(last.unique_states <= r.stats.unique_states);
+        assert!(last.transitions <= r.stats.transitions);
+        assert!(last.depth <= r.stats.max_depth);
+    }
 }

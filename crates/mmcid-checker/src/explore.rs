@@ -40,7 +40,7 @@ pub struct CheckConfig {
     /// found so far.
     pub stop: Arc<AtomicBool>,
     /// Called about every 250 ms, always from the same thread, while the run lasts.
-    pub progress: Option<Arc<dyn Fn(&Progress) + Send + Sync>>,
+    pub progress: Option<Arc<ProgressFn>>,
 }
 
 impl Default for CheckConfig {
@@ -72,6 +72,9 @@ impl std::fmt::Debug for CheckConfig {
             .finish()
     }
 }
+
+/// The type of [`CheckConfig::progress`].
+pub type ProgressFn = dyn Fn(&Progress) + Send + Sync;
 
 /// A snapshot of a running check, passed to [`CheckConfig::progress`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -107,6 +110,19 @@ pub(crate) struct Finding {
 
 /// The best finding of one slot among the states a worker visited at one depth.
 pub(crate) type SlotFindings = Vec<Option<(usize, Finding)>>;
+
+/// Where a visited state stands.
+pub(crate) struct Visit<'v> {
+    /// Its position in the frontier of its depth.
+    pub(crate) pos: usize,
+    /// Whether some action leads out of it.
+    pub(crate) has_successor: bool,
+    /// Whether a finding at `pos` could still win a slot: the slot is undecided and no smaller
+    /// position of this depth has a finding.
+    pub(crate) better: &'v dyn Fn(usize) -> bool,
+    /// The checker's estimated memory use.
+    pub(crate) used_bytes: u64,
+}
 
 /// A slot's discovery: the finding, the key of its state and the stored path to it.
 pub(crate) struct Decided {
@@ -243,19 +259,20 @@ impl<'a, M: Model> Context<'a, M> {
         budget
     }
 
-    /// Checks every undecided slot on `state`, found at position `pos` of the current depth,
-    /// whose successors `successors` were just computed. `better` says whether a finding at
-    /// `pos` could still win a slot (no smaller position has one at this depth).
+    /// Checks every undecided slot on `state`, described by `at`.
     pub(crate) fn visit(
         &self,
         state: &M::State,
-        pos: usize,
-        has_successor: bool,
-        better: &dyn Fn(usize) -> bool,
-        used_bytes: u64,
+        at: Visit<'_>,
         coverage: &mut Coverage,
         findings: &mut SlotFindings,
     ) {
+        let Visit {
+            pos,
+            has_successor,
+            better,
+            used_bytes,
+        } = at;
         let model = self.model;
         for (slot, property) in self.properties.iter().enumerate() {
             if !better(slot) {

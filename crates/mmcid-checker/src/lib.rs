@@ -120,7 +120,7 @@ mod report;
 mod test_models;
 mod trace;
 
-pub use explore::{check, CheckConfig, Progress};
+pub use explore::{check, CheckConfig, Progress, ProgressFn};
 pub use fingerprint::{fingerprint, Fingerprint, StableHasher};
 pub use model::{ActionMeta, AgentId, Coverage, Expectation, Model, Property};
 pub use report::{Discovery, DiscoveryKind, Outcome, Report, Stats, StopReason};

@@ -283,7 +283,7 @@ impl<'a, M: Model> Searcher<'a, M> {
         let mut popped = 0usize;
         while let Some((u_fp, u)) = queue.pop_front() {
             popped += 1;
-            if popped % 256 == 0 && (self.stop)() {
+            if popped.is_multiple_of(256) && (self.stop)() {
                 return Search::Aborted;
             }
             self.actions.clear();
