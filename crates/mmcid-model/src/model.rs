@@ -1,0 +1,320 @@
+//! `impl Model for MmCidModel`: the mm_cid protocol and its environment for the checker.
+
+use mmcid_checker::{ActionMeta, AgentId, Coverage, Model, Property};
+
+use crate::cid::*;
+use crate::config::{ConfigError, Scenario};
+use crate::env::Action;
+use crate::exec::{Exec, Want};
+use crate::fork::{CopyProcessPc, ForkPc};
+use crate::labels::LABELS;
+use crate::state::*;
+use crate::thread::{Frame, Thread, Who};
+
+/// The mm_cid model for one [`Scenario`].
+#[derive(Clone, Debug)]
+pub struct MmCidModel {
+    scenario: Scenario,
+    /// Whether the checker may merge states that differ only by task numbering.
+    symmetry: bool,
+}
+
+impl MmCidModel {
+    /// A model of `scenario`, which must be valid.
+    pub fn new(scenario: Scenario) -> Result<Self, ConfigError> {
+        scenario.validate()?;
+        Ok(MmCidModel {
+            scenario,
+            symmetry: true,
+        })
+    }
+
+    /// Turns symmetry reduction (task renumbering) on or off.
+    pub fn with_symmetry(mut self, on: bool) -> Self {
+        self.symmetry = on;
+        self
+    }
+
+    /// The scenario.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// Agent number of a CPU.
+    pub fn cpu_agent(&self, cpu: CpuId) -> AgentId {
+        AgentId(cpu as u32)
+    }
+
+    /// Agent number of a task.
+    pub fn task_agent(&self, t: TaskId) -> AgentId {
+        AgentId((self.scenario.cpus + t as usize) as u32)
+    }
+
+    /// Runs `action` on `state` without coverage (for tools and tests).
+    pub fn apply(&self, state: &Kernel, action: Action) -> Kernel {
+        let mut cov = Coverage::new();
+        self.next_state(state, &action, &mut cov)
+            .expect("apply: the action produced no state")
+    }
+
+    /// The initial state: the first thread got its CID through the first-user path of
+    /// `sched_mm_cid_fork()` (as after its `execve()`), and the other initial threads were forked
+    /// one after the other by the first one, with no interleaving, using the model's own code.
+    pub fn initial_state(&self) -> Kernel {
+        let sc = &self.scenario;
+        let n = sc.cpus;
+        let allowed = Mask256::first(sc.initial_allowed);
+        let first = Task {
+            state: TaskState::Running,
+            cpu: 0,
+            cpus_allowed: allowed,
+            has_mm: true,
+            mm_cid: SchedMmCid {
+                active: false,
+                cid: MM_CID_UNSET,
+            },
+            thread: Thread::default(),
+            kworker: false,
+        };
+        let slots = sc.threads + usize::from(sc.affinity > 0);
+        let mut tasks = vec![None; slots];
+        tasks[0] = Some(first);
+        if sc.affinity > 0 {
+            tasks[sc.threads] = Some(Task {
+                state: TaskState::Sleeping,
+                cpu: 0,
+                cpus_allowed: Mask256::first(n),
+                has_mm: false,
+                mm_cid: SchedMmCid {
+                    active: false,
+                    cid: MM_CID_UNSET,
+                },
+                thread: Thread::default(),
+                kworker: true,
+            });
+        }
+        let mut k = Kernel {
+            mm: MmCid {
+                // model: the per-CPU area is zero-allocated and mm_init_cid() does not set the
+                // slots (spec §2.2, UNSURE): they start as plain 0, which carries no ONCPU and
+                // so behaves like UNSET.
+                pcpu: vec![0; n],
+                mode: 0,
+                max_cids: 0,
+                pcpu_thrs: 0,
+                users: 0,
+                nr_cpus_allowed: sc.initial_allowed as u32,
+                update_deferred: false,
+                cpus_allowed: allowed,
+                bitmap: Mask256::EMPTY,
+                user_list: Vec::new(),
+                thread_list: vec![0],
+                mutex: None,
+                lock: None,
+                irq_work: None,
+                work_pending: false,
+                work_running: false,
+            },
+            rq: (0..n)
+                .map(|c| Rq {
+                    curr: (c == 0).then_some(0),
+                    lock: None,
+                    thread: Thread::default(),
+                })
+                .collect(),
+            tasks,
+            budget: Budget {
+                forks: sc.forks,
+                fork_failures: sc.fork_failures,
+                exits: sc.exits,
+                execs: sc.execs,
+                affinity: sc.affinity,
+            },
+            faults: Faults::default(),
+        };
+        let mut cov = Coverage::new();
+        self.run_to_completion(
+            &mut k,
+            Frame::SchedMmCidFork(ForkPc::Enter { t: 0 }),
+            &mut cov,
+        );
+        for _ in 1..sc.initial_threads {
+            self.run_to_completion(
+                &mut k,
+                Frame::CopyProcess(CopyProcessPc::DupTaskStruct),
+                &mut cov,
+            );
+        }
+        k
+    }
+
+    /// Runs an operation of task 0 to its end with nothing else interleaved.
+    fn run_to_completion(&self, k: &mut Kernel, frame: Frame, cov: &mut Coverage) {
+        k.task_mut(0).thread.stack.push(frame);
+        let mut steps = 0;
+        while !k.task(0).thread.is_idle() {
+            assert!(
+                k.step_enabled(Who::Task(0)),
+                "model bug: the initial threads cannot be created without interleaving (scenario {:?})",
+                self.scenario
+            );
+            let mut exec = Exec {
+                k,
+                v: self.scenario.kernel,
+                cov,
+                who: Who::Task(0),
+            };
+            exec.step(Who::Task(0));
+            steps += 1;
+            assert!(
+                steps < 1_000_000,
+                "model bug: initial state construction does not end"
+            );
+        }
+    }
+
+    /// Why `who` waits, if it does.
+    pub(crate) fn waiting_agent(&self, k: &Kernel, who: Who) -> Option<AgentId> {
+        let thread = k.thread(who);
+        if thread.is_idle() {
+            return None;
+        }
+        let on_cpu = |c: CpuId| Some(self.cpu_agent(c));
+        match (who, k.wants(who)) {
+            (Who::Cpu(c), Want::FreeCid) if !k.cid_available() => on_cpu(c),
+            (Who::Cpu(c), Want::Lock(l))
+                if k.lock_holder(l).is_some() && thread.spin == Some(l) =>
+            {
+                on_cpu(c)
+            }
+            (Who::Task(t), Want::Lock(l))
+                if k.lock_holder(l).is_some() && thread.spin == Some(l) =>
+            {
+                on_cpu(k.task(t).cpu)
+            }
+            (Who::Task(t), Want::FreeCid) if !k.cid_available() => {
+                if k.holds_spinlock(crate::thread::Holder::Task(t)) {
+                    on_cpu(k.task(t).cpu)
+                } else {
+                    Some(self.task_agent(t))
+                }
+            }
+            (Who::Task(t), Want::Mutex) if k.mm.mutex.is_some_and(|m| m != t) => {
+                Some(self.task_agent(t))
+            }
+            (Who::Task(t), Want::WorkIdle) if k.mm.irq_work.is_some() || k.mm.work_running => {
+                Some(self.task_agent(t))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Model for MmCidModel {
+    type State = Kernel;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<Kernel> {
+        vec![self.initial_state()]
+    }
+
+    fn actions(&self, state: &Kernel, actions: &mut Vec<Action>) {
+        state.enabled_actions(self.scenario.kernel.fixes, self.scenario.threads, actions);
+    }
+
+    fn next_state(
+        &self,
+        state: &Kernel,
+        action: &Action,
+        coverage: &mut Coverage,
+    ) -> Option<Kernel> {
+        let mut next = state.clone();
+        let mut exec = Exec {
+            k: &mut next,
+            v: self.scenario.kernel,
+            cov: coverage,
+            who: Who::Cpu(0),
+        };
+        exec.perform(*action);
+        Some(next)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        crate::properties::properties()
+    }
+
+    fn is_done(&self, state: &Kernel) -> bool {
+        state.rq.iter().all(|rq| rq.thread.is_idle())
+            && state.live_tasks().all(|(_, t)| t.thread.is_idle())
+            && state.mm.irq_work.is_none()
+            && !state.mm.work_pending
+    }
+
+    fn waiting(&self, state: &Kernel, agents: &mut Vec<AgentId>) {
+        for c in 0..state.nr_cpus() as CpuId {
+            if let Some(a) = self.waiting_agent(state, Who::Cpu(c)) {
+                agents.push(a);
+            }
+        }
+        for (t, _) in state.live_tasks() {
+            if let Some(a) = self.waiting_agent(state, Who::Task(t)) {
+                if !agents.contains(&a) {
+                    agents.push(a);
+                }
+            }
+        }
+    }
+
+    fn action_meta(&self, state: &Kernel, action: &Action) -> ActionMeta {
+        let cpu = match *action {
+            Action::Step(who) => state.cpu_of(who),
+            Action::Switch { cpu, .. } | Action::IrqWork { cpu } | Action::Wake { cpu, .. } => cpu,
+            Action::Migrate { to, .. } => to,
+            Action::RunWork { task }
+            | Action::Fork { task }
+            | Action::ForkFail { task }
+            | Action::Exit { task }
+            | Action::Exec { task, .. }
+            | Action::Affinity { task, .. }
+            | Action::Block { task } => state.task(task).cpu,
+        };
+        ActionMeta {
+            agent: self.cpu_agent(cpu),
+            internal: action.is_internal(),
+        }
+    }
+
+    fn representative(&self, state: &Kernel) -> Kernel {
+        if self.symmetry {
+            crate::symmetry::representative(state)
+        } else {
+            state.clone()
+        }
+    }
+
+    fn labels(&self) -> Vec<String> {
+        LABELS.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn format_action(&self, state: &Kernel, action: &Action) -> String {
+        crate::format::format_action(state, action)
+    }
+
+    fn format_step(&self, last: &Kernel, _action: &Action, next: &Kernel) -> Option<String> {
+        let diff = crate::format::diff(last, next);
+        (!diff.is_empty()).then(|| diff.join("\n"))
+    }
+
+    fn format_agent(&self, agent: AgentId) -> String {
+        let n = self.scenario.cpus as u32;
+        if agent.0 < n {
+            format!("CPU{}", agent.0)
+        } else {
+            format!("T{}", agent.0 - n)
+        }
+    }
+
+    fn explain_wait(&self, state: &Kernel, agent: AgentId) -> String {
+        crate::format::explain_wait(self, state, agent)
+    }
+}

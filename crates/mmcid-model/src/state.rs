@@ -1,0 +1,210 @@
+//! The whole-system state: the mm's CID state (`struct mm_mm_cid`), the tasks (`task_struct`
+//! subset: `struct sched_mm_cid`, state, CPU, affinity) and the runqueues (`struct rq` subset),
+//! as of v7.1 (B5). Each field says which kernel field it models and what protects it.
+
+use crate::cid::Mask256;
+use crate::thread::{Holder, Thread};
+
+/// A CPU number, `0 .. N`.
+pub type CpuId = u16;
+/// A task slot number. The model reuses the slots of exited tasks.
+pub type TaskId = u16;
+
+/// The modelled system: one mm, its threads, the CPUs.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Kernel {
+    /// The mm's CID state (`mm->mm_cid`).
+    pub mm: MmCid,
+    /// Per-CPU runqueues, index = CPU number.
+    pub rq: Vec<Rq>,
+    /// Task slots; `None` is a free slot.
+    pub tasks: Vec<Option<Task>>,
+    /// Events the environment may still cause.
+    pub budget: Budget,
+    /// What went wrong so far (kernel WARNs, out-of-range bit operations).
+    pub faults: Faults,
+}
+
+/// `struct mm_mm_cid` (include/linux/rseq_types.h) plus the mm's thread list.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct MmCid {
+    /// `pcpu[c].cid`: per-CPU CID storage (`struct mm_cid_pcpu`).
+    // invariant: slot c is written only with rq(c).lock held, or by fork/exit on the local CPU
+    // with mm_cid.lock held and IRQs off (spec §4.1).
+    pub pcpu: Vec<u32>,
+    /// `mode` (B2+), or `percpu` (ONCPU bit) + `transit` (TRANSIT bit) before F4b.
+    // invariant: flipped under mutex + lock; TRANSIT cleared under the mutex only.
+    pub mode: u32,
+    /// `max_cids`: exclusive bound for first allocation attempts and convergence.
+    pub max_cids: u32,
+    /// `pcpu_thrs`: 0 ⇔ per-task mode wanted; otherwise the switch-back threshold.
+    pub pcpu_thrs: u32,
+    /// `users`: number of tasks with `active == 1`. Written with mutex and lock held.
+    pub users: u32,
+    /// `nr_cpus_allowed`: weight of `cpus_allowed`; only grows.
+    pub nr_cpus_allowed: u32,
+    /// `update_deferred`: the affinity path has queued the deferred switch back.
+    pub update_deferred: bool,
+    /// `mm_cpus_allowed(mm)`: union of the users' affinity masks.
+    pub cpus_allowed: Mask256,
+    /// `mm_cidmask(mm)`: the CID pool, `N` bits, atomic bit operations only.
+    pub bitmap: Mask256,
+    /// `user_list` (B4+, F6d): every active task, newest first (hlist head insertion).
+    pub user_list: Vec<TaskId>,
+    /// The process's thread list (`signal->thread_head`), creation order; the task list walk
+    /// of the B0–B3 fixup visits the same tasks in the same order.
+    pub thread_list: Vec<TaskId>,
+    /// `mutex`: owner, if held.
+    pub mutex: Option<TaskId>,
+    /// `lock` (raw spinlock): owner, if held.
+    pub lock: Option<Holder>,
+    /// `irq_work` queued, with the CPU it was queued on.
+    pub irq_work: Option<CpuId>,
+    /// `work` queued and not yet started.
+    pub work_pending: bool,
+    /// `mm_cid_work_fn()` is running.
+    pub work_running: bool,
+}
+
+/// `struct rq` subset.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Rq {
+    /// `rq->curr`; `None` is the idle task (no mm, never a CID user).
+    pub curr: Option<TaskId>,
+    /// `rq->__lock`: owner, if held across a step.
+    pub lock: Option<Holder>,
+    /// The context switch in flight on this CPU (`__schedule` → `mm_cid_switch_to`), if any.
+    pub thread: Thread,
+}
+
+/// What a task is doing, as the scheduler sees it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum TaskState {
+    /// Created by fork, not yet woken (`wake_up_new_task` not yet called).
+    New,
+    /// On its CPU's runqueue, not running.
+    Runnable,
+    /// `rq->curr` of its CPU.
+    Running,
+    /// Blocked in user space or in a syscall; woken by the environment.
+    Sleeping,
+    /// Sleeping on `mm_cid.mutex`; runnable again when the mutex is released.
+    MutexWait,
+    /// Exited (or left the mm by exec); disappears at its final context switch.
+    Dead,
+}
+
+/// `struct sched_mm_cid` (per task).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct SchedMmCid {
+    /// `active`: counts as a CID user of the mm.
+    pub active: bool,
+    /// `cid`: a CID word (see `cid.rs`).
+    pub cid: u32,
+}
+
+/// A task (`task_struct` subset).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Task {
+    /// Scheduler state.
+    pub state: TaskState,
+    /// `task_cpu()`: the CPU whose runqueue it is on (or last ran on).
+    pub cpu: CpuId,
+    /// `cpus_mask`.
+    pub cpus_allowed: Mask256,
+    /// `task->mm == mm`: false for the kworker and for a task without mm.
+    pub has_mm: bool,
+    /// `task->mm_cid`.
+    pub mm_cid: SchedMmCid,
+    /// The kernel code this task is executing (a system call or a work item), if any.
+    pub thread: Thread,
+    /// The kworker that runs `mm_cid_work_fn()`.
+    pub kworker: bool,
+}
+
+/// Events the environment may still cause (spec §4.4: events that grow the state are budgeted).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Budget {
+    /// `clone(CLONE_THREAD)` calls left.
+    pub forks: u32,
+    /// Forks left that may fail after the CID hook.
+    pub fork_failures: u32,
+    /// Thread exits left.
+    pub exits: u32,
+    /// `execve` calls left.
+    pub execs: u32,
+    /// Affinity widenings left.
+    pub affinity: u32,
+}
+
+/// A kernel WARN site reached (spec §5.2 I8).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum WarnSite {
+    /// `sched_mm_cid_fork()`: the task has no mm (B0; F3 avoids the call).
+    ForkNullMm,
+    /// `sched_mm_cid_fork()`: the new user's CID is not UNSET.
+    ForkCidSet,
+    /// `sched_mm_cid_exit()`: a mode change in exit left per-CPU mode on.
+    ExitStillPerCpu,
+    /// `sched_mm_cid_exit()`: `current` does not use the mm.
+    ExitForeignCurrent,
+    /// `mm_cid_work_fn()`: per-CPU mode still on after the deferred change.
+    WorkStillPerCpu,
+}
+
+/// Faults recorded by the step that makes them, so the next state shows them.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct Faults {
+    /// First WARN reached.
+    pub warn: Option<WarnSite>,
+    /// First `mm_drop_cid()` with a number `>= N` (a write out of the bitmap's bounds).
+    pub oob_drop: Option<u32>,
+    /// First `mm_drop_cid()` of a bit that was already clear (a double free).
+    pub double_drop: Option<u32>,
+    /// A NULL mm dereference (B0, failed exec without mm).
+    pub null_deref: bool,
+}
+
+impl Faults {
+    /// Nothing went wrong.
+    pub fn is_empty(&self) -> bool {
+        *self == Faults::default()
+    }
+}
+
+impl Kernel {
+    /// `N`.
+    #[inline]
+    pub fn nr_cpus(&self) -> usize {
+        self.rq.len()
+    }
+
+    /// The task in slot `t` (the slot must be occupied: a model bug otherwise).
+    #[inline]
+    pub fn task(&self, t: TaskId) -> &Task {
+        self.tasks[t as usize]
+            .as_ref()
+            .unwrap_or_else(|| panic!("model bug: task slot {t} is empty"))
+    }
+
+    /// Mutable access to the task in slot `t`.
+    #[inline]
+    pub fn task_mut(&mut self, t: TaskId) -> &mut Task {
+        self.tasks[t as usize]
+            .as_mut()
+            .unwrap_or_else(|| panic!("model bug: task slot {t} is empty"))
+    }
+
+    /// The occupied task slots.
+    pub fn live_tasks(&self) -> impl Iterator<Item = (TaskId, &Task)> + '_ {
+        self.tasks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.as_ref().map(|t| (i as TaskId, t)))
+    }
+
+    /// Whether `t` is `rq->curr` of its CPU.
+    pub fn task_curr(&self, t: TaskId) -> bool {
+        self.rq[self.task(t).cpu as usize].curr == Some(t)
+    }
+}

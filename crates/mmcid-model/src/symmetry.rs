@@ -1,0 +1,190 @@
+//! Symmetry reduction: states that differ only in how task slots are numbered behave the same,
+//! so the checker may keep one representative per class.
+//!
+//! Tasks are interchangeable: no kernel decision depends on a task's number (walks follow the
+//! list order, which renumbering keeps; fork takes any free slot). CPUs and CID numbers are not
+//! permuted: `for_each_possible_cpu()` walks CPUs in number order and `__mm_get_cid()` takes the
+//! lowest free number, so renumbering them would merge states whose futures differ.
+
+use crate::affinity::{SetCpusAllowedPc, WorkFnPc};
+use crate::exit::{DoExitPc, ExecvePc, ExitPc, FixupCpusToTasksPc};
+use crate::fork::{CopyProcessPc, FixupTasksToCpusPc, ForkPc};
+use crate::state::{Kernel, TaskId};
+use crate::switch::{ContextSwitchPc, ConvergePc, FromCpuPc, FromTaskPc, GetCidPc};
+use crate::thread::{Frame, Holder, Thread};
+
+/// The representative of `k`'s class: live tasks sorted by their contents (list positions
+/// included), renumbered 0, 1, …; free slots last.
+pub fn representative(k: &Kernel) -> Kernel {
+    let pos = |list: &[TaskId], t: TaskId| list.iter().position(|&x| x == t).unwrap_or(usize::MAX);
+    let mut order: Vec<TaskId> = k.live_tasks().map(|(t, _)| t).collect();
+    order.sort_by_cached_key(|&t| {
+        let task = k.task(t);
+        (
+            pos(&k.mm.thread_list, t),
+            pos(&k.mm.user_list, t),
+            task.kworker,
+            task.state,
+            task.cpu,
+            task.cpus_allowed,
+            task.mm_cid,
+            task.has_mm,
+            format!("{:?}", task.thread),
+            t,
+        )
+    });
+    let mut map = vec![TaskId::MAX; k.tasks.len()];
+    for (new, &old) in order.iter().enumerate() {
+        map[old as usize] = new as TaskId;
+    }
+    if order
+        .iter()
+        .enumerate()
+        .all(|(new, &old)| new as TaskId == old)
+        && k.tasks[order.len()..].iter().all(Option::is_none)
+    {
+        return k.clone();
+    }
+    renumber(k, &order, &map)
+}
+
+fn renumber(k: &Kernel, order: &[TaskId], map: &[TaskId]) -> Kernel {
+    let f = |t: TaskId| map[t as usize];
+    let mut out = k.clone();
+    out.tasks = vec![None; k.tasks.len()];
+    for (new, &old) in order.iter().enumerate() {
+        let mut task = k.task(old).clone();
+        map_thread(&mut task.thread, &f);
+        out.tasks[new] = Some(task);
+    }
+    for rq in &mut out.rq {
+        rq.curr = rq.curr.map(f);
+        rq.lock = rq.lock.map(|h| map_holder(h, &f));
+        map_thread(&mut rq.thread, &f);
+    }
+    out.mm.lock = out.mm.lock.map(|h| map_holder(h, &f));
+    out.mm.mutex = out.mm.mutex.map(f);
+    out.mm.user_list.iter_mut().for_each(|t| *t = f(*t));
+    out.mm.thread_list.iter_mut().for_each(|t| *t = f(*t));
+    out
+}
+
+fn map_holder(h: Holder, f: &impl Fn(TaskId) -> TaskId) -> Holder {
+    match h {
+        Holder::Task(t) => Holder::Task(f(t)),
+        cpu => cpu,
+    }
+}
+
+fn map_thread(thread: &mut Thread, f: &impl Fn(TaskId) -> TaskId) {
+    for frame in &mut thread.stack {
+        *frame = map_frame(frame, f);
+    }
+}
+
+/// `frame` with every task number renumbered by `f`.
+fn map_frame(frame: &Frame, f: &impl Fn(TaskId) -> TaskId) -> Frame {
+    let o = |t: Option<TaskId>| t.map(f);
+    match *frame {
+        Frame::ContextSwitch(ContextSwitchPc::SwitchTo { prev, next }) => {
+            Frame::ContextSwitch(ContextSwitchPc::SwitchTo {
+                prev: o(prev),
+                next: o(next),
+            })
+        }
+        Frame::ContextSwitch(pc @ ContextSwitchPc::FinishTaskSwitch) => Frame::ContextSwitch(pc),
+        Frame::MmCidFromTask(pc) => Frame::MmCidFromTask(match pc {
+            FromTaskPc::Enter { t, cpu_cid, mode } => FromTaskPc::Enter {
+                t: f(t),
+                cpu_cid,
+                mode,
+            },
+            FromTaskPc::AfterConverge { t } => FromTaskPc::AfterConverge { t: f(t) },
+            FromTaskPc::AfterGetCid { t, mode } => FromTaskPc::AfterGetCid { t: f(t), mode },
+        }),
+        Frame::MmCidFromCpu(pc) => Frame::MmCidFromCpu(match pc {
+            FromCpuPc::Enter { t, cpu_cid, mode } => FromCpuPc::Enter {
+                t: f(t),
+                cpu_cid,
+                mode,
+            },
+            FromCpuPc::AfterConverge { t } => FromCpuPc::AfterConverge { t: f(t) },
+            FromCpuPc::AfterGetCid { t, mode } => FromCpuPc::AfterGetCid { t: f(t), mode },
+        }),
+        Frame::MmCidConverge(pc @ ConvergePc::TryGet { .. }) => Frame::MmCidConverge(pc),
+        Frame::MmGetCid(pc @ (GetCidPc::First | GetCidPc::Retry)) => Frame::MmGetCid(pc),
+        Frame::CopyProcess(pc) => Frame::CopyProcess(match pc {
+            CopyProcessPc::DupTaskStruct => CopyProcessPc::DupTaskStruct,
+            CopyProcessPc::AfterCopyMm { child } => CopyProcessPc::AfterCopyMm { child: f(child) },
+            CopyProcessPc::AfterPostFork { child } => {
+                CopyProcessPc::AfterPostFork { child: f(child) }
+            }
+            CopyProcessPc::BadForkFree { child } => CopyProcessPc::BadForkFree { child: f(child) },
+        }),
+        Frame::SchedMmCidFork(pc) => Frame::SchedMmCidFork(match pc {
+            ForkPc::Enter { t } => ForkPc::Enter { t: f(t) },
+            ForkPc::FirstUserGotCid { t } => ForkPc::FirstUserGotCid { t: f(t) },
+            ForkPc::PerTaskGotCid { t } => ForkPc::PerTaskGotCid { t: f(t) },
+            ForkPc::AfterFixup { t, percpu } => ForkPc::AfterFixup { t: f(t), percpu },
+            ForkPc::FinalGotCid { t } => ForkPc::FinalGotCid { t: f(t) },
+        }),
+        Frame::FixupTasksToCpus(pc) => Frame::FixupTasksToCpus(match pc {
+            FixupTasksToCpusPc::Begin => FixupTasksToCpusPc::Begin,
+            FixupTasksToCpusPc::ForEachUser { next } => {
+                FixupTasksToCpusPc::ForEachUser { next: f(next) }
+            }
+            FixupTasksToCpusPc::ForOtherThreads { next, cnt } => {
+                FixupTasksToCpusPc::ForOtherThreads { next: o(next), cnt }
+            }
+            FixupTasksToCpusPc::ForEachProcessThread { next, cnt } => {
+                FixupTasksToCpusPc::ForEachProcessThread { next: o(next), cnt }
+            }
+            FixupTasksToCpusPc::CompleteTransit => FixupTasksToCpusPc::CompleteTransit,
+        }),
+        Frame::DoExit(pc @ (DoExitPc::Enter | DoExitPc::ReleaseTask)) => Frame::DoExit(pc),
+        Frame::SchedMmCidExit(pc) => Frame::SchedMmCidExit(match pc {
+            ExitPc::Enter { t } => ExitPc::Enter { t: f(t) },
+            other => other,
+        }),
+        Frame::FixupCpusToTasks(
+            pc @ (FixupCpusToTasksPc::ForEachPossibleCpu { .. }
+            | FixupCpusToTasksPc::CompleteTransit),
+        ) => Frame::FixupCpusToTasks(pc),
+        Frame::BprmExecve(
+            pc @ (ExecvePc::Enter { .. }
+            | ExecvePc::SchedExec { .. }
+            | ExecvePc::AfterExecve { .. }
+            | ExecvePc::Done),
+        ) => Frame::BprmExecve(pc),
+        Frame::SetCpusAllowed(
+            pc @ (SetCpusAllowedPc::TaskRqLock { .. } | SetCpusAllowedPc::MmCidLock { .. }),
+        ) => Frame::SetCpusAllowed(pc),
+        Frame::MmCidWorkFn(pc @ (WorkFnPc::Enter | WorkFnPc::AfterFixup)) => Frame::MmCidWorkFn(pc),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Scenario;
+    use crate::model::MmCidModel;
+
+    #[test]
+    fn representative_is_idempotent_and_renumbering_invariant() {
+        let model = MmCidModel::new(Scenario {
+            initial_threads: 3,
+            threads: 3,
+            ..Scenario::default()
+        })
+        .unwrap();
+        let k = model.initial_state();
+        let rep = representative(&k);
+        assert_eq!(representative(&rep), rep);
+        // Swap tasks 1 and 2 by hand: the representative must not change.
+        let order = [0, 2, 1];
+        let map = [0, 2, 1];
+        let swapped = renumber(&k, &order, &map);
+        assert_ne!(swapped, k);
+        assert_eq!(representative(&swapped), rep);
+    }
+}
