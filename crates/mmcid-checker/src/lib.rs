@@ -81,8 +81,8 @@
 //! For a deterministic model (see [`Model`]'s determinism contract), the verdicts, the state
 //! counts, the depth and the traces of a complete run do not depend on the number of workers or
 //! on timing: each discovery is the lexicographically smallest shortest path (initial-state
-//! index, then action indices) to a state with that finding. See [`bfs`](crate#modules) in the
-//! source for why.
+//! index, then action indices) to a state with that finding. The docs of the private `bfs`
+//! module explain why.
 //!
 //! # Limitations
 //!
