@@ -6,7 +6,7 @@
 use mmcid_checker::{check, CheckConfig};
 
 #[path = "../examples/two_phase_commit.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod two_phase_commit;
 
 use two_phase_commit::TwoPhaseSys;
