@@ -8,7 +8,7 @@
 //! its representative sorts RMs by their state only, which is not canonical (two states of one
 //! class can have different representatives), so its count also depends on the search order.
 //!
-//! Run with `cargo run --release -p mmcid-checker --example two_phase_commit -- 5`.
+//! Run with `cargo run --release -p mmcid-checker --example two_phase_commit -- 5 [symmetry]`.
 
 use std::collections::BTreeSet;
 
@@ -201,7 +201,11 @@ fn main() {
     let rms = std::env::args()
         .nth(1)
         .map_or(3, |n| n.parse().expect("the number of resource managers"));
-    let report = check(&TwoPhaseSys { rms }, &CheckConfig::default());
+    let config = CheckConfig {
+        symmetry: std::env::args().nth(2).as_deref() == Some("symmetry"),
+        ..CheckConfig::default()
+    };
+    let report = check(&TwoPhaseSys { rms }, &config);
     println!("{report}");
     for d in &report.discoveries {
         println!("{}: {}", d.property, d.kind);
