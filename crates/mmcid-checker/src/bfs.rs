@@ -508,7 +508,12 @@ mod tests {
     fn results_do_not_depend_on_the_worker_count() {
         same_for_all_worker_counts(&RacyCounter { threads: 3 }, false);
         same_for_all_worker_counts(&LockOrder, false);
-        for release in [Release::Internal, Release::External, Release::Never] {
+        for release in [
+            Release::Internal,
+            Release::External,
+            Release::AfterKnock,
+            Release::Never,
+        ] {
             same_for_all_worker_counts(&Spinner::new(release), false);
         }
         for (buggy, symmetry) in [(false, false), (true, false), (true, true)] {

@@ -166,11 +166,22 @@ pub(crate) const STALL: &str = "stall";
 
 impl<'a, M: Model> Context<'a, M> {
     pub(crate) fn new(model: &'a M, config: &'a CheckConfig) -> Self {
+        let properties = model.properties();
+        let mut names: Vec<&str> = properties.iter().map(|p| p.name).collect();
+        names.extend([DEADLOCK, LIVELOCK, STALL]);
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+            panic!(
+                "property name `{}` is used twice (`deadlock`, `livelock` and `stall` are \
+                 built in): reports find discoveries by name, so names must be unique",
+                pair[0]
+            );
+        }
         Context {
             model,
             config,
             workers: config.workers.max(1),
-            properties: model.properties(),
+            properties,
             start: Instant::now(),
             memo: Memo::default(),
             abort: AtomicBool::new(false),
@@ -624,6 +635,56 @@ mod tests {
         // The noise is external too but does not help: only the wake-up is named.
         assert_eq!(d.rescue, ["T1 wake T0"]);
         assert_eq!(d.trace.as_ref().unwrap().to_token(), "0");
+    }
+
+    #[test]
+    fn without_a_single_rescue_the_first_external_steps_are_named() {
+        // T0 needs a knock and then a wake-up: no single external action rescues it, so the
+        // first external action of every escape path is listed (the noise is one: noise,
+        // knock, wake-up).
+        let model = Spinner::new(Release::AfterKnock);
+        let report = check(&model, &config(2));
+        let d = report.discovery("livelock").unwrap();
+        assert_eq!(d.rescue, ["T1 knock", "T1 noise"]);
+        assert!(report.discovery("stall").is_none());
+    }
+
+    #[test]
+    fn properties_are_checked_on_initial_states() {
+        // No rounds: everything is done at once, and nothing is enabled (not a deadlock).
+        let model = Mutexes {
+            procs: 2,
+            rounds: 0,
+            buggy: false,
+        };
+        let report = check(&model, &config(2));
+        assert_eq!(report.stats.unique_states, 1);
+        assert_eq!(report.stats.max_depth, 0);
+        let d = report.discovery("all-done").unwrap();
+        assert_eq!(d.kind, DiscoveryKind::Example);
+        assert_eq!(d.trace.as_ref().unwrap().to_token(), "0");
+        assert!(report.discovery("deadlock").is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "property name `deadlock` is used twice")]
+    fn property_names_must_be_unique() {
+        struct Clash;
+        impl Model for Clash {
+            type State = u8;
+            type Action = u8;
+            fn init_states(&self) -> Vec<u8> {
+                vec![0]
+            }
+            fn actions(&self, _: &u8, _: &mut Vec<u8>) {}
+            fn next_state(&self, _: &u8, _: &u8, _: &mut Coverage) -> Option<u8> {
+                None
+            }
+            fn properties(&self) -> Vec<Property<Self>> {
+                vec![Property::always("deadlock", |_, _: &u8| true)]
+            }
+        }
+        check(&Clash, &config(1));
     }
 
     #[test]

@@ -240,6 +240,8 @@ pub(crate) enum Release {
     Internal,
     /// Only an external wake-up by T1 sets it.
     External,
+    /// Only an external wake-up sets it, and only after an external knock.
+    AfterKnock,
     /// Nothing sets it.
     Never,
 }
@@ -262,6 +264,7 @@ pub(crate) struct SpinState {
     pub(crate) t0_done: bool,
     pub(crate) work: u8,
     pub(crate) noise: bool,
+    pub(crate) knocked: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -271,6 +274,7 @@ pub(crate) enum SpinAction {
     Work,
     Wake,
     Noise,
+    Knock,
 }
 
 impl Model for Spinner {
@@ -283,6 +287,7 @@ impl Model for Spinner {
             t0_done: false,
             work: 0,
             noise: false,
+            knocked: false,
         }]
     }
 
@@ -297,8 +302,13 @@ impl Model for Spinner {
         }
         if s.work < 2 {
             actions.push(SpinAction::Work);
-        } else if !s.flag && self.release != Release::Never {
-            actions.push(SpinAction::Wake);
+        } else if !s.flag {
+            match self.release {
+                Release::Internal | Release::External => actions.push(SpinAction::Wake),
+                Release::AfterKnock if s.knocked => actions.push(SpinAction::Wake),
+                Release::AfterKnock => actions.push(SpinAction::Knock),
+                Release::Never => {}
+            }
         }
     }
 
@@ -310,6 +320,7 @@ impl Model for Spinner {
             SpinAction::Work => next.work += 1,
             SpinAction::Wake => next.flag = true,
             SpinAction::Noise => next.noise = !s.noise,
+            SpinAction::Knock => next.knocked = true,
         }
         Some(next)
     }
@@ -333,7 +344,7 @@ impl Model for Spinner {
             SpinAction::Spin | SpinAction::Proceed => (0, true),
             SpinAction::Work => (1, true),
             SpinAction::Wake => (1, self.release == Release::Internal),
-            SpinAction::Noise => (1, false),
+            SpinAction::Noise | SpinAction::Knock => (1, false),
         };
         ActionMeta {
             agent: AgentId(agent),
@@ -348,6 +359,7 @@ impl Model for Spinner {
             SpinAction::Work => "T1 work",
             SpinAction::Wake => "T1 wake T0",
             SpinAction::Noise => "T1 noise",
+            SpinAction::Knock => "T1 knock",
         }
         .to_string()
     }
