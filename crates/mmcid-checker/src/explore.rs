@@ -26,8 +26,7 @@ pub struct CheckConfig {
     pub workers: usize,
     /// Deduplicate states on [`Model::representative`]. Default: off.
     pub symmetry: bool,
-    /// Check the built-in `livelock` and `stall` properties (`deadlock` is always checked; a
-    /// model opts out of it with [`Model::is_done`]). Default: on.
+    /// Check the built-in progress properties `deadlock`, `livelock` and `stall`. Default: on.
     pub liveness: bool,
     /// Stop after this many unique states.
     pub max_states: Option<u64>,
@@ -207,13 +206,12 @@ impl<'a, M: Model> Context<'a, M> {
         self.properties.len() + 2
     }
 
-    /// Whether a run with these decided slots can learn nothing more.
+    /// Whether a run with these decided slots can learn nothing more about properties. A run
+    /// with nothing to check at all goes on (for the counts and the unreached labels).
     pub(crate) fn all_decided(&self, decided: &[bool]) -> bool {
-        (0..self.slots()).all(|slot| {
-            decided[slot]
-                || (!self.config.liveness
-                    && (slot == self.livelock_slot() || slot == self.stall_slot()))
-        })
+        let active = |slot: &usize| self.config.liveness || *slot < self.properties.len();
+        let mut slots = (0..self.slots()).filter(active).peekable();
+        slots.peek().is_some() && slots.all(|slot| decided[slot])
     }
 
     /// The seen-set key of `state`: the fingerprint of its representative with symmetry on.
@@ -297,6 +295,9 @@ impl<'a, M: Model> Context<'a, M> {
             };
             record(findings, slot, pos, kind, None, Vec::new());
         }
+        if !self.config.liveness {
+            return;
+        }
         let slot = self.deadlock_slot();
         if !has_successor && better(slot) && !model.is_done(state) {
             record(
@@ -307,9 +308,6 @@ impl<'a, M: Model> Context<'a, M> {
                 None,
                 Vec::new(),
             );
-        }
-        if !self.config.liveness {
-            return;
         }
         let (livelock, stall) = (self.livelock_slot(), self.stall_slot());
         let mut agents = Vec::new();
@@ -549,16 +547,14 @@ mod tests {
         fn same<M: Model>(model: &M, symmetry: bool) {
             let c = CheckConfig {
                 symmetry,
-                liveness: false,
                 ..config(2)
             };
             let report = check(model, &c);
             let expected = naive(model, symmetry);
-            if report.outcome.is_complete() {
-                assert_eq!(report.stats.unique_states, expected.unique);
-                assert_eq!(report.stats.transitions, expected.transitions);
-                assert_eq!(report.stats.max_depth, expected.depth);
-            }
+            assert_eq!(report.outcome, Outcome::Complete);
+            assert_eq!(report.stats.unique_states, expected.unique);
+            assert_eq!(report.stats.transitions, expected.transitions);
+            assert_eq!(report.stats.max_depth, expected.depth);
         }
         same(&RacyCounter { threads: 3 }, false);
         same(&LockOrder, false);
@@ -594,10 +590,15 @@ mod tests {
             liveness: false,
             ..config(1)
         };
-        let report = check(&LockOrder, &c);
+        // The only property fails at depth 2 of 4.
+        let report = check(&Swapped, &c);
         assert_eq!(report.outcome, Outcome::Incomplete(StopReason::AllDecided));
-        assert!(report.discovery("deadlock").is_some());
-        assert!(report.stats.unique_states < 13);
+        assert!(report.discovery("not-one-one").is_some());
+        assert_eq!(report.stats.max_depth, 2);
+        // Nothing to check at all: the run still explores everything.
+        let report = check(&LockOrder, &c);
+        assert_eq!(report.outcome, Outcome::Complete);
+        assert_eq!(report.stats.unique_states, 13);
     }
 
     #[test]
@@ -696,6 +697,9 @@ mod tests {
         let report = check(&Spinner::new(Release::Never), &c);
         assert!(report.is_ok(), "{:?}", summary(&report));
         assert_eq!(report.stats.unique_states, 6);
+        // Deadlock is a progress check too.
+        let report = check(&LockOrder, &c);
+        assert!(report.is_ok(), "{:?}", summary(&report));
     }
 
     #[test]
