@@ -270,6 +270,12 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
             break Outcome::Incomplete(StopReason::MaxDepth);
         }
         let flags: Vec<bool> = decided.iter().map(Option::is_some).collect();
+        if !frontier.is_empty()
+            && !config.keep_going
+            && flags.iter().enumerate().any(|(slot, &d)| d && ctx.is_failure_slot(slot))
+        {
+            break Outcome::Incomplete(StopReason::FailureFound);
+        }
         if !frontier.is_empty() && ctx.all_decided(&flags) {
             break Outcome::Incomplete(StopReason::AllDecided);
         }

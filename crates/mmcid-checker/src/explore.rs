@@ -40,6 +40,10 @@ pub struct CheckConfig {
     pub stop: Arc<AtomicBool>,
     /// Called about every 250 ms, always from the same thread, while the run lasts.
     pub progress: Option<Arc<ProgressFn>>,
+    /// Go on after the first failure (to find one discovery per property). When `false`, the
+    /// run ends with [`StopReason::FailureFound`] once the depth at which a failure was found
+    /// has been explored completely, so every failure at that (shortest) depth is reported.
+    pub keep_going: bool,
 }
 
 impl Default for CheckConfig {
@@ -53,6 +57,7 @@ impl Default for CheckConfig {
             max_depth: None,
             stop: Arc::new(AtomicBool::new(false)),
             progress: None,
+            keep_going: true,
         }
     }
 }
@@ -68,6 +73,7 @@ impl std::fmt::Debug for CheckConfig {
             .field("max_depth", &self.max_depth)
             .field("stop", &self.stop.load(Ordering::Relaxed))
             .field("progress", &self.progress.is_some())
+            .field("keep_going", &self.keep_going)
             .finish()
     }
 }
@@ -204,6 +210,14 @@ impl<'a, M: Model> Context<'a, M> {
 
     pub(crate) fn stall_slot(&self) -> usize {
         self.properties.len() + 2
+    }
+
+    /// Whether a discovery in `slot` is a failure (an `always` property or a progress check;
+    /// not a `sometimes` example).
+    pub(crate) fn is_failure_slot(&self, slot: usize) -> bool {
+        self.properties
+            .get(slot)
+            .is_none_or(|p| p.expectation == crate::Expectation::Always)
     }
 
     /// Whether a run with these decided slots can learn nothing more about properties. A run

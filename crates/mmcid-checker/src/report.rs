@@ -18,6 +18,9 @@ pub enum StopReason {
     Stopped,
     /// Every property already had a discovery, so nothing more could be learned.
     AllDecided,
+    /// A failure was found and [`crate::CheckConfig::keep_going`] is off: the run ended after
+    /// the depth of the first failure.
+    FailureFound,
 }
 
 impl fmt::Display for StopReason {
@@ -28,6 +31,7 @@ impl fmt::Display for StopReason {
             StopReason::MaxDepth => "the maximum depth was reached",
             StopReason::Stopped => "the run was stopped",
             StopReason::AllDecided => "every property already has a discovery",
+            StopReason::FailureFound => "stopped after the depth of the first failure",
         })
     }
 }
