@@ -272,7 +272,10 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
         let flags: Vec<bool> = decided.iter().map(Option::is_some).collect();
         if !frontier.is_empty()
             && !config.keep_going
-            && flags.iter().enumerate().any(|(slot, &d)| d && ctx.is_failure_slot(slot))
+            && flags
+                .iter()
+                .enumerate()
+                .any(|(slot, &d)| d && ctx.is_failure_slot(slot))
         {
             break Outcome::Incomplete(StopReason::FailureFound);
         }

@@ -63,7 +63,11 @@ fn print_stages() {
             format!("{} ({aliases})", st.name())
         };
         let fixes: Vec<&str> = st.fixes().iter().map(Fix::name).collect();
-        println!("  {name:<20} {}  [fixes: {}]", st.summary(), fixes.join(" "));
+        println!(
+            "  {name:<20} {}  [fixes: {}]",
+            st.summary(),
+            fixes.join(" ")
+        );
     }
     println!("Fixes (--with FIX / --without FIX):");
     for f in Fix::ALL {
@@ -144,13 +148,19 @@ fn run_check(args: CheckArgs) -> Result<u8, Box<dyn std::error::Error>> {
     }
     let failures: Vec<_> = report.failures().collect();
     if let Some(path) = &args.trace_out {
-        if let Some(file) = failures.iter().find_map(|d| tracefile::trace_file(&model, d)) {
+        if let Some(file) = failures
+            .iter()
+            .find_map(|d| tracefile::trace_file(&model, d))
+        {
             std::fs::write(path, serde_json::to_string_pretty(&file)? + "\n")
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&output::report_json(&model, &report))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&output::report_json(&model, &report))?
+        );
     } else {
         for d in &failures {
             output::print_discovery(&model, d, args.full_states);
@@ -160,7 +170,10 @@ fn run_check(args: CheckArgs) -> Result<u8, Box<dyn std::error::Error>> {
             if report.unreached_labels.is_empty() {
                 println!("every modelled branch was reached");
             } else {
-                println!("branches never reached ({}):", report.unreached_labels.len());
+                println!(
+                    "branches never reached ({}):",
+                    report.unreached_labels.len()
+                );
                 for l in &report.unreached_labels {
                     println!("  {l}");
                 }
@@ -239,7 +252,9 @@ fn run_replay(args: ReplayArgs) -> Result<u8, Box<dyn std::error::Error>> {
         }
         name => match model.properties().iter().find(|p| p.name == name) {
             Some(p) => !(p.condition)(&model, last),
-            None => return Err(format!("{}: unknown property '{name}'", args.file.display()).into()),
+            None => {
+                return Err(format!("{}: unknown property '{name}'", args.file.display()).into())
+            }
         },
     };
     if !recurs {
@@ -255,7 +270,10 @@ fn run_replay(args: ReplayArgs) -> Result<u8, Box<dyn std::error::Error>> {
         trace.len(),
         loaded.property,
         loaded.kind,
-        loaded.agent.map(|a| format!(" for {a}")).unwrap_or_default()
+        loaded
+            .agent
+            .map(|a| format!(" for {a}"))
+            .unwrap_or_default()
     );
     print!("{}", trace.display(&model).full_states(args.full_states));
     Ok(1)

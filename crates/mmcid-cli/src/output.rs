@@ -35,7 +35,11 @@ pub fn print_discovery(model: &MmCidModel, d: &Discovery<MmCidModel>, full_state
         }
     }
     if let Some(trace) = &d.trace {
-        println!("trace ({} steps, replay token {}):", trace.len(), trace.to_token());
+        println!(
+            "trace ({} steps, replay token {}):",
+            trace.len(),
+            trace.to_token()
+        );
         print!("{}", trace.display(model).full_states(full_states));
     }
 }

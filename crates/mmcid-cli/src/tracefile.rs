@@ -79,7 +79,8 @@ pub struct LoadedTrace {
 }
 
 fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
-    v.get(name).ok_or_else(|| format!("the trace has no '{name}' field"))
+    v.get(name)
+        .ok_or_else(|| format!("the trace has no '{name}' field"))
 }
 
 fn uint(v: &Value, name: &str) -> Result<u64, String> {
@@ -103,13 +104,18 @@ pub fn load(text: &str) -> Result<LoadedTrace, String> {
     }
     let version = uint(&v, "version")?;
     if version != VERSION {
-        return Err(format!("trace format version {version} is not supported (this mmcid reads {VERSION})"));
+        return Err(format!(
+            "trace format version {version} is not supported (this mmcid reads {VERSION})"
+        ));
     }
     let s = field(&v, "scenario")?;
     let kernel = string(s, "kernel")?;
     let stage = Stage::parse(&kernel).ok_or_else(|| format!("unknown kernel stage '{kernel}'"))?;
     let mut fixes = Fixes::NONE;
-    for f in field(s, "fixes")?.as_array().ok_or("'fixes' is not a list")? {
+    for f in field(s, "fixes")?
+        .as_array()
+        .ok_or("'fixes' is not a list")?
+    {
         let name = f.as_str().ok_or("a fix is not a string")?;
         fixes = fixes.with(Fix::parse(name).ok_or_else(|| format!("unknown fix '{name}'"))?);
     }
@@ -128,7 +134,9 @@ pub fn load(text: &str) -> Result<LoadedTrace, String> {
         execs: small("execs")?,
         affinity: small("affinity")?,
     };
-    scenario.validate().map_err(|e| format!("impossible scenario: {e}"))?;
+    scenario
+        .validate()
+        .map_err(|e| format!("impossible scenario: {e}"))?;
     let actions = field(&v, "steps")?
         .as_array()
         .ok_or("'steps' is not a list")?

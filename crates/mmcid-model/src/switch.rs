@@ -260,7 +260,7 @@ impl Exec<'_> {
 
     /// Whether `mm_cid_from_cpu()` marks the CID TRANSIT (F4a: a task→CPU transition is in
     /// progress; with the two-word encoding, `READ_ONCE(transit)`).
-    fn from_cpu_transit(&self, mode: u32) -> bool {
+    fn cpu_cid_needs_transit(&self, mode: u32) -> bool {
         self.has(Fix::F4a)
             && cid_in_transit(if self.has(Fix::F4b) {
                 mode
@@ -306,7 +306,7 @@ impl Exec<'_> {
                     self.hit(Label::FromCpuGetCid);
                     return Flow::Call(AfterGetCid { t, mode }, Frame::MmGetCid(GetCidPc::First));
                 }
-                self.from_cpu_store(t, cpu_cid, mode);
+                self.store_cpu_cid(t, cpu_cid, mode);
                 Flow::Return(VOID)
             }
             AfterConverge { t } => {
@@ -315,7 +315,7 @@ impl Exec<'_> {
                 Flow::Return(VOID)
             }
             AfterGetCid { t, mode } => {
-                self.from_cpu_store(t, cid_to_cpu_cid(ret), mode);
+                self.store_cpu_cid(t, cid_to_cpu_cid(ret), mode);
                 Flow::Return(VOID)
             }
         }
@@ -323,8 +323,8 @@ impl Exec<'_> {
 
     /// The tail of `mm_cid_from_cpu()`'s slow path: during a transition (F4a) the CID becomes
     /// TRANSIT instead of CPU-owned; then slot and task get it.
-    fn from_cpu_store(&mut self, t: TaskId, mut cpu_cid: u32, mode: u32) {
-        if self.from_cpu_transit(mode) {
+    fn store_cpu_cid(&mut self, t: TaskId, mut cpu_cid: u32, mode: u32) {
+        if self.cpu_cid_needs_transit(mode) {
             self.hit(Label::FromCpuTransit);
             cpu_cid = cid_to_transit_cid(cpu_cid_to_cid(cpu_cid));
         }
