@@ -20,7 +20,9 @@ fn config(workers: usize, symmetry: bool) -> CheckConfig {
 
 fn bench(bencher: divan::Bencher, scenario: Scenario, workers: usize, symmetry: bool) {
     let model = MmCidModel::new(scenario).unwrap();
-    let unique = check(&model, &config(workers, symmetry)).stats.unique_states;
+    let unique = check(&model, &config(workers, symmetry))
+        .stats
+        .unique_states;
     bencher
         .counter(divan::counter::ItemsCount::new(unique))
         .bench(|| {

@@ -136,7 +136,7 @@ impl fmt::Debug for Fixes {
 /// A kernel stage (spec §1.3): which code is modelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Stage {
-    /// The posted V1 series: no TRANSIT state at all.
+    /// The posted V1 series: no TRANSIT state at all (and no F1 threshold clamp).
     V1,
     /// B0: the series as merged (V5 + threshold clamp F1), v6.19-rc1.
     B0,
@@ -180,7 +180,8 @@ impl Stage {
             .with(Fix::F6c)
             .with(Fix::F6d);
         match self {
-            Stage::V1 | Stage::B0 => b0,
+            Stage::V1 => Fixes::NONE,
+            Stage::B0 => b0,
             Stage::B1 => b1,
             Stage::B2 => b2,
             Stage::B3 => b3,

@@ -197,7 +197,7 @@ impl Kernel {
                 }
                 if matches!(
                     task.thread.top(),
-                    Some(Frame::CopyProcess(CopyProcessPc::AfterCopyMm { .. }))
+                    Some(Frame::CopyProcess(CopyProcessPc::LinkChild { .. }))
                 ) && self.budget.fork_failures > 0
                     && !fixes.has(Fix::F6a)
                 {
@@ -217,9 +217,7 @@ impl Kernel {
                 if self.budget.execs > 0 {
                     for fail in [false, true] {
                         for to in task.cpus_allowed.iter().map(|c| c as CpuId) {
-                            if to == task.cpu || self.rq[to as usize].lock.is_none() {
-                                out.push(Action::Exec { task: t, fail, to });
-                            }
+                            out.push(Action::Exec { task: t, fail, to });
                         }
                     }
                 }
@@ -294,7 +292,7 @@ impl Exec<'_> {
                 self.k.mm.irq_work = None;
                 self.k.mm.work_pending = true;
                 let kworker = self.k.live_tasks().find(|(_, t)| t.kworker).map(|(i, _)| i);
-                if let Some(w) = kworker {
+                if let Some(w) = kworker.filter(|&w| !self.k.on_some_cpu(w)) {
                     let task = self.k.task_mut(w);
                     if task.state == TaskState::Sleeping {
                         task.state = TaskState::Runnable;
@@ -314,7 +312,7 @@ impl Exec<'_> {
             Action::ForkFail { task } => {
                 self.k.budget.fork_failures -= 1;
                 self.who = Who::Task(task);
-                let Some(Frame::CopyProcess(CopyProcessPc::AfterCopyMm { child })) =
+                let Some(Frame::CopyProcess(CopyProcessPc::LinkChild { child })) =
                     self.k.task(task).thread.top().cloned()
                 else {
                     panic!("model bug: ForkFail offered outside copy_process()");

@@ -144,6 +144,11 @@ fn frame_wants(k: &Kernel, who: Who, frame: &Frame) -> Want {
                 next: Some(next), ..
             },
         ) => Want::Lock(Lock::Rq(k.task(*next).cpu)),
+        // sched_exec() → migration_cpu_stop: the move holds the source rq lock (nobody else
+        // can hold it across a step while the task runs there) and spins for the target's.
+        Frame::BprmExecve(crate::exit::ExecvePc::SchedExec { to, .. }) if *to != k.cpu_of(who) => {
+            Want::Lock(Lock::Rq(*to))
+        }
         Frame::SetCpusAllowed(SetCpusAllowedPc::TaskRqLock { .. }) => {
             Want::Lock(Lock::Rq(k.cpu_of(who)))
         }

@@ -113,6 +113,8 @@ impl Exec<'_> {
                 // sched_exec() → stop_one_cpu(migration_cpu_stop): the task moves and runs
                 // again when the target CPU schedules it.
                 self.hit(Label::ExecMigrate);
+                self.spin_lock(Lock::Rq(to));
+                self.spin_unlock(Lock::Rq(to));
                 let task = self.k.task_mut(t);
                 task.cpu = to;
                 task.state = TaskState::Runnable;

@@ -18,10 +18,16 @@ pub enum CopyProcessPc {
     /// `dup_task_struct()` (the child's CID is UNSET) and `copy_mm()`; before F6a `copy_mm()`
     /// calls `sched_mm_cid_fork()`; from F6a on the child is linked here at once.
     DupTaskStruct,
-    /// Back from the hook in `copy_mm()` (before F6a): the child is linked into the thread list
-    /// and the task list, then `wake_up_new_task()`. The failure path
-    /// (`bad_fork_cleanup_mm`) is the external `ForkFail` event at this point.
+    /// Back from the hook in `copy_mm()` (before F6a): the mutex is free again and the rest of
+    /// `copy_process()` runs before the child becomes visible (the seed-000 window).
     AfterCopyMm {
+        /// The child.
+        child: TaskId,
+    },
+    /// Before F6a: the child is linked into the thread list and the task list, then
+    /// `wake_up_new_task()`. The failure path (`bad_fork_cleanup_mm`) is the external
+    /// `ForkFail` event at this point.
+    LinkChild {
         /// The child.
         child: TaskId,
     },
@@ -161,7 +167,8 @@ impl Exec<'_> {
                     Flow::Call(AfterCopyMm { child }, hook)
                 }
             }
-            AfterCopyMm { child } => {
+            AfterCopyMm { child } => Flow::Next(LinkChild { child }),
+            LinkChild { child } => {
                 self.k.mm.thread_list.push(child);
                 self.wake_up_new_task(child);
                 Flow::Return(VOID)

@@ -135,7 +135,7 @@ pub fn exclusive(k: &Kernel) -> bool {
 /// ONCPU slot, per-CPU mode no active task with a plain CID. (Spec §7.3 and §7.4 describe ways
 /// the kernel breaks this; they are findings, not model errors.)
 pub fn steady_state(k: &Kernel) -> bool {
-    if k.mm.mutex.is_some() || k.mm.users == 0 {
+    if k.mm.mutex.is_some() {
         return true;
     }
     if cid_in_transit(k.mm.mode) {

@@ -116,6 +116,7 @@ fn map_frame(frame: &Frame, f: &impl Fn(TaskId) -> TaskId) -> Frame {
         Frame::CopyProcess(pc) => Frame::CopyProcess(match pc {
             CopyProcessPc::DupTaskStruct => CopyProcessPc::DupTaskStruct,
             CopyProcessPc::AfterCopyMm { child } => CopyProcessPc::AfterCopyMm { child: f(child) },
+            CopyProcessPc::LinkChild { child } => CopyProcessPc::LinkChild { child: f(child) },
             CopyProcessPc::AfterPostFork { child } => {
                 CopyProcessPc::AfterPostFork { child: f(child) }
             }

@@ -208,3 +208,44 @@ fn initial_state_is_consistent() {
         assert!((p.condition)(&model, &k), "{} holds initially", p.name);
     }
 }
+
+/// Seed 000 (spec §6.6, "sched/mmcid: Prevent CID stalls due to concurrent forks",
+/// b2e48c429ec5): before F6a the fork hook runs in copy_mm(), so a second fork can switch the
+/// mm to per-CPU mode while the first child is accounted but not yet visible to the walk; its
+/// task-owned CID survives in per-CPU mode. Found at B3, gone at B4 within the same depth.
+// See: https://lore.kernel.org/all/20260310202525.969061974@kernel.org/
+#[test]
+fn seed_000_concurrent_forks_leave_an_invisible_child_cid() {
+    let (model, report) = run(scenario(Stage::B3, 3, 4, 2, 2, 0), true, 2, false);
+    let d = report
+        .discovery("steady-state")
+        .expect("seed 000 window found at B3");
+    assert_eq!(d.trace.as_ref().unwrap().len(), 10);
+    assert_replays(&model, &report);
+
+    let model = MmCidModel::new(scenario(Stage::B4, 3, 4, 2, 2, 0)).unwrap();
+    let report = check(
+        &model,
+        &CheckConfig {
+            symmetry: true,
+            max_depth: Some(12),
+            keep_going: false,
+            ..CheckConfig::default()
+        },
+    );
+    assert_eq!(report.failures().count(), 0, "{:?}", report.discoveries);
+}
+
+/// The failed-fork cleanup (bad_fork_cleanup_mm → sched_mm_cid_exit(child)) is reachable
+/// before F6a.
+#[test]
+fn failed_fork_cleanup_is_reachable_before_f6a() {
+    let mut sc = scenario(Stage::B3, 2, 3, 1, 1, 0);
+    sc.fork_failures = 1;
+    let (_, report) = run(sc, true, 2, false);
+    assert!(report.is_ok(), "{:?}", report.discoveries);
+    assert!(!report
+        .unreached_labels
+        .iter()
+        .any(|l| l == "copy_process:bad-fork-cleanup-mm"));
+}
