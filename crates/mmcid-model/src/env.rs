@@ -380,11 +380,6 @@ impl Exec<'_> {
     }
 }
 
-/// Whether any bit below `N` is free (for explanations).
-pub fn pool_full(k: &Kernel) -> bool {
-    !k.cid_available()
-}
-
 /// The owners of CID number `n` (for explanations): tasks holding it plain or TRANSIT, CPUs
 /// holding it ONCPU.
 pub fn owners_of(k: &Kernel, n: u32) -> Vec<String> {

@@ -8,9 +8,9 @@ use crate::config::Fix;
 use crate::exec::Exec;
 use crate::exit::ExitPc;
 use crate::labels::Label;
-use crate::state::{Kernel, SchedMmCid, Task, TaskId, TaskState};
+use crate::state::{Kernel, Task, TaskId, TaskState};
 use crate::switch::GetCidPc;
-use crate::thread::{Flow, Frame, Lock, Thread, VOID};
+use crate::thread::{Flow, Frame, Lock, VOID};
 
 /// Program counter of `copy_process()` (a `clone(CLONE_THREAD)` by the current task).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -129,18 +129,7 @@ impl Kernel {
     /// Allocates a task slot for a new thread of `parent` (`dup_task_struct()`).
     pub(crate) fn dup_task_struct(&mut self, parent: TaskId) -> TaskId {
         let p = self.task(parent);
-        let child = Task {
-            state: TaskState::New,
-            cpu: p.cpu,
-            cpus_allowed: p.cpus_allowed,
-            has_mm: true,
-            mm_cid: SchedMmCid {
-                active: false,
-                cid: MM_CID_UNSET,
-            },
-            thread: Thread::default(),
-            kworker: false,
-        };
+        let child = Task::new(TaskState::New, p.cpu, p.cpus_allowed, true, false);
         let slot = self
             .tasks
             .iter()

@@ -320,7 +320,7 @@ pub fn explain_wait(model: &MmCidModel, k: &Kernel, agent: AgentId) -> String {
     lines.push(format!("CID pool: {{{}}}", pool.join(", ")));
     let queued: Vec<String> = k
         .live_tasks()
-        .filter(|(_, t)| t.state != TaskState::Running || !k.task_curr_any(t))
+        .filter(|&(i, t)| t.state != TaskState::Running || !k.task_curr(i))
         .map(|(i, t)| {
             format!(
                 "T{i} {} on CPU{} cid {}",
@@ -334,12 +334,4 @@ pub fn explain_wait(model: &MmCidModel, k: &Kernel, agent: AgentId) -> String {
         lines.push(format!("other tasks: {}", queued.join("; ")));
     }
     lines.join("\n")
-}
-
-impl Kernel {
-    fn task_curr_any(&self, t: &crate::state::Task) -> bool {
-        self.rq[t.cpu as usize]
-            .curr
-            .is_some_and(|c| std::ptr::eq(self.task(c), t))
-    }
 }

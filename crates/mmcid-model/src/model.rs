@@ -64,34 +64,18 @@ impl MmCidModel {
         let sc = &self.scenario;
         let n = sc.cpus;
         let allowed = Mask256::first(sc.initial_allowed);
-        let first = Task {
-            state: TaskState::Running,
-            cpu: 0,
-            cpus_allowed: allowed,
-            has_mm: true,
-            mm_cid: SchedMmCid {
-                active: false,
-                cid: MM_CID_UNSET,
-            },
-            thread: Thread::default(),
-            kworker: false,
-        };
+        let first = Task::new(TaskState::Running, 0, allowed, true, false);
         let slots = sc.threads + usize::from(sc.affinity > 0);
         let mut tasks = vec![None; slots];
         tasks[0] = Some(first);
         if sc.affinity > 0 {
-            tasks[sc.threads] = Some(Task {
-                state: TaskState::Sleeping,
-                cpu: 0,
-                cpus_allowed: Mask256::first(n),
-                has_mm: false,
-                mm_cid: SchedMmCid {
-                    active: false,
-                    cid: MM_CID_UNSET,
-                },
-                thread: Thread::default(),
-                kworker: true,
-            });
+            tasks[sc.threads] = Some(Task::new(
+                TaskState::Sleeping,
+                0,
+                Mask256::first(n),
+                false,
+                true,
+            ));
         }
         let mut k = Kernel {
             mm: MmCid {

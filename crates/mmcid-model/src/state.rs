@@ -172,6 +172,31 @@ impl Faults {
     }
 }
 
+impl Task {
+    /// A fresh task as `dup_task_struct()` leaves it: CID UNSET, not a CID user, no kernel code
+    /// in flight.
+    pub fn new(
+        state: TaskState,
+        cpu: CpuId,
+        cpus_allowed: Mask256,
+        has_mm: bool,
+        kworker: bool,
+    ) -> Task {
+        Task {
+            state,
+            cpu,
+            cpus_allowed,
+            has_mm,
+            mm_cid: SchedMmCid {
+                active: false,
+                cid: crate::cid::MM_CID_UNSET,
+            },
+            thread: Thread::default(),
+            kworker,
+        }
+    }
+}
+
 impl Kernel {
     /// `N`.
     #[inline]
