@@ -104,7 +104,9 @@ fn progress_printer() -> Arc<mmcid_checker::ProgressFn> {
 
 fn run_check(args: CheckArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let scenario = args.scenario.to_scenario()?;
-    let model = MmCidModel::new(scenario.clone())?;
+    let model = MmCidModel::new(scenario.clone())?
+        .ignoring(&args.ignore)
+        .map_err(|e| UsageError(e.0))?;
     let workers = match args.workers {
         Some(0) => return Err(UsageError("--workers must be at least 1".into()).into()),
         Some(w) => w,

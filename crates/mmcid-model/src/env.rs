@@ -45,6 +45,15 @@ pub enum Action {
         /// The parent.
         task: TaskId,
     },
+    /// External: the running task calls `clone(CLONE_VM)` without `CLONE_THREAD` (vfork-like):
+    /// the child is a new process sharing the mm.
+    ///
+    /// model: `CLONE_VFORK`'s wait of the parent for the child's exit or exec is not modelled;
+    /// the parent may go on or block like any task, which includes the vfork behaviour.
+    Vfork {
+        /// The parent.
+        task: TaskId,
+    },
     /// External: the fork in flight fails after `copy_mm()` (before F6a only).
     ForkFail {
         /// The parent.
@@ -141,7 +150,7 @@ impl Kernel {
     }
 
     fn live_threads(&self) -> usize {
-        self.live_tasks().filter(|(_, t)| !t.kworker).count()
+        self.live_tasks().filter(|(_, t)| t.has_mm).count()
     }
 
     /// Appends the enabled actions, in a fixed order.
@@ -207,9 +216,21 @@ impl Kernel {
                 if self.mm.work_pending {
                     out.push(Action::RunWork { task: t });
                 }
+            } else if can_run && !task.has_mm {
+                // A task without an mm only takes part by exec'ing (spec §6.10).
+                if self.budget.execs > 0 {
+                    for fail in [false, true] {
+                        for to in task.cpus_allowed.iter().map(|c| c as CpuId) {
+                            out.push(Action::Exec { task: t, fail, to });
+                        }
+                    }
+                }
             } else if can_run && task.has_mm {
                 if self.budget.forks > 0 && self.live_threads() < max_threads {
                     out.push(Action::Fork { task: t });
+                }
+                if self.budget.vforks > 0 && self.live_threads() < max_threads {
+                    out.push(Action::Vfork { task: t });
                 }
                 if self.budget.exits > 0 {
                     out.push(Action::Exit { task: t });
@@ -307,7 +328,17 @@ impl Exec<'_> {
             }
             Action::Fork { task } => {
                 self.k.budget.forks -= 1;
-                self.start(task, Frame::CopyProcess(CopyProcessPc::DupTaskStruct));
+                self.start(
+                    task,
+                    Frame::CopyProcess(CopyProcessPc::DupTaskStruct { new_process: false }),
+                );
+            }
+            Action::Vfork { task } => {
+                self.k.budget.vforks -= 1;
+                self.start(
+                    task,
+                    Frame::CopyProcess(CopyProcessPc::DupTaskStruct { new_process: true }),
+                );
             }
             Action::ForkFail { task } => {
                 self.k.budget.fork_failures -= 1;

@@ -101,6 +101,10 @@ pub fn format_action(k: &Kernel, action: &Action) -> String {
             k.task(task).cpu
         ),
         Action::Fork { task } => format!("T{task}@cpu{} clone(CLONE_THREAD)", k.task(task).cpu),
+        Action::Vfork { task } => format!(
+            "T{task}@cpu{} clone(CLONE_VM) (vfork: new process, same mm)",
+            k.task(task).cpu
+        ),
         Action::ForkFail { task } => {
             format!(
                 "T{task}@cpu{} copy_process fails: bad_fork_cleanup_mm",

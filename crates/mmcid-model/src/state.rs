@@ -120,6 +120,13 @@ pub struct Task {
     pub thread: Thread,
     /// The kworker that runs `mm_cid_work_fn()`.
     pub kworker: bool,
+    /// The process (thread group) the task belongs to, numbered by creation: 0 is the process
+    /// the model starts with; each `clone(CLONE_VM)` child without `CLONE_THREAD` (vfork)
+    /// starts a new one that shares the mm (spec §6.7). Tasks without an mm have their own.
+    ///
+    /// model: a number rather than the leader's task slot, so that renumbering tasks (symmetry)
+    /// leaves it alone and a dead leader leaves nothing dangling.
+    pub process: u8,
 }
 
 /// Events the environment may still cause (spec §4.4: events that grow the state are budgeted).
@@ -135,6 +142,8 @@ pub struct Budget {
     pub execs: u32,
     /// Affinity widenings left.
     pub affinity: u32,
+    /// `clone(CLONE_VM)` (vfork-like) calls left.
+    pub vforks: u32,
 }
 
 /// A kernel WARN site reached (spec §5.2 I8).
@@ -193,6 +202,7 @@ impl Task {
             },
             thread: Thread::default(),
             kworker,
+            process: 0,
         }
     }
 }
