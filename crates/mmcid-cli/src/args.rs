@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Explore every interleaving of a configuration and report violated properties.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Re-execute a counterexample written by `check --trace-out` and print it.
     Replay(ReplayArgs),
     /// List the kernel stages and fixes that can be selected.

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
 
 fn try_main(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Check(args) => run_check(args),
+        Command::Check(args) => run_check(*args),
         Command::Replay(args) => run_replay(args),
         Command::Stages => {
             print_stages();
