@@ -40,6 +40,12 @@ pub enum Action {
         /// The kworker.
         task: TaskId,
     },
+    /// Internal (`--relaxed` before F4b): `cpu`'s view of the `transit` word catches up with
+    /// the last write (spec §6.3).
+    Propagate {
+        /// The CPU.
+        cpu: CpuId,
+    },
     /// External: the running task calls `clone(CLONE_THREAD)`.
     Fork {
         /// The parent.
@@ -104,6 +110,7 @@ impl Action {
                 | Action::Migrate { .. }
                 | Action::IrqWork { .. }
                 | Action::RunWork { .. }
+                | Action::Propagate { .. }
         )
     }
 }
@@ -196,6 +203,12 @@ impl Kernel {
             }
             if self.mm.irq_work == Some(c) && self.irqs_enabled(c) {
                 out.push(Action::IrqWork { cpu: c });
+            }
+        }
+        let transit = self.mm.mode & MM_CID_TRANSIT;
+        for (c, &seen) in self.mm.transit_seen.iter().enumerate() {
+            if seen != transit {
+                out.push(Action::Propagate { cpu: c as CpuId });
             }
         }
         for (t, task) in self.live_tasks() {
@@ -307,6 +320,9 @@ impl Exec<'_> {
             }
             Action::Migrate { task, to } => {
                 self.k.task_mut(task).cpu = to;
+            }
+            Action::Propagate { cpu } => {
+                self.k.mm.transit_seen[cpu as usize] = self.k.mm.mode & MM_CID_TRANSIT;
             }
             Action::IrqWork { cpu } => {
                 // The irq_work handler: schedule_work() wakes the kworker on this CPU.

@@ -113,6 +113,11 @@ impl MmCidModel {
                 // so behaves like UNSET.
                 pcpu: vec![0; n],
                 mode: 0,
+                transit_seen: if sc.relaxed && !sc.kernel.has(crate::config::Fix::F4b) {
+                    vec![0; n]
+                } else {
+                    Vec::new()
+                },
                 max_cids: 0,
                 pcpu_thrs: 0,
                 users: 0,
@@ -284,7 +289,10 @@ impl Model for MmCidModel {
     fn action_meta(&self, state: &Kernel, action: &Action) -> ActionMeta {
         let cpu = match *action {
             Action::Step(who) => state.cpu_of(who),
-            Action::Switch { cpu, .. } | Action::IrqWork { cpu } | Action::Wake { cpu, .. } => cpu,
+            Action::Switch { cpu, .. }
+            | Action::IrqWork { cpu }
+            | Action::Wake { cpu, .. }
+            | Action::Propagate { cpu } => cpu,
             Action::Migrate { to, .. } => to,
             Action::RunWork { task }
             | Action::Fork { task }

@@ -35,6 +35,16 @@ pub struct MmCid {
     /// `mode` (B2+), or `percpu` (ONCPU bit) + `transit` (TRANSIT bit) before F4b.
     // invariant: flipped under mutex + lock; TRANSIT cleared under the mutex only.
     pub mode: u32,
+    /// `--relaxed` before F4b (weakly ordered memory, spec §6.3): each CPU's view of the
+    /// `transit` word (its TRANSIT bit), which may lag behind the last write until an
+    /// [`crate::env::Action::Propagate`] brings it up to date. Empty otherwise.
+    ///
+    /// model: a view may lag for as long as the environment likes (no acquire of a lock the
+    /// writer released forces it); this allows more than the hardware does, which is fine
+    /// for showing that F4b's reordering is reachable but may report stalls a real machine
+    /// would not produce. The `percpu` word is always read fresh: the reported reordering is
+    /// "new percpu, old transit".
+    pub transit_seen: Vec<u32>,
     /// `max_cids`: exclusive bound for first allocation attempts and convergence.
     pub max_cids: u32,
     /// `pcpu_thrs`: 0 ⇔ per-task mode wanted; otherwise the switch-back threshold.
