@@ -143,19 +143,23 @@ impl<M: Model> SimHooks<M> for NoHooks {}
 /// Something the simulation found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SimFinding {
-    /// `agent` has waited since step `since` (the watchdog fired).
+    /// `agent` has waited since step `since`: the watchdog fired, or nothing at all is enabled
+    /// while agents wait (`frozen`; the whole system is stuck, and `agent` is the one that has
+    /// waited longest).
     Stall {
         /// The waiting agent.
         agent: AgentId,
         /// The step after which it started waiting (0: the initial state).
         since: u64,
+        /// No action was enabled: no agent can ever step again.
+        frozen: bool,
     },
     /// An `always` property fails.
     Violation {
         /// The property's name.
         property: &'static str,
     },
-    /// No action is enabled and the model is not done.
+    /// No action is enabled, no agent waits and the model is not done.
     Deadlock,
 }
 
@@ -259,7 +263,7 @@ pub fn simulate<M: Model, H: SimHooks<M>>(
     }
     let mut steps = 0u64;
     let mut outcome = SimOutcome::Completed;
-    'run: while steps < config.steps {
+    'run: loop {
         if config.stop.load(Ordering::Relaxed) {
             outcome = SimOutcome::Stopped;
             break;
@@ -281,10 +285,17 @@ pub fn simulate<M: Model, H: SimHooks<M>>(
         }
         let (chosen_agent, chosen) = loop {
             if agents.is_empty() {
-                outcome = if model.is_done(&state) {
-                    SimOutcome::Done
-                } else {
-                    SimOutcome::Found(SimFinding::Deadlock)
+                let longest = waiting_before
+                    .iter()
+                    .min_by_key(|a| (since[a.0 as usize], a.0));
+                outcome = match longest {
+                    Some(a) => SimOutcome::Found(SimFinding::Stall {
+                        agent: *a,
+                        since: since[a.0 as usize],
+                        frozen: true,
+                    }),
+                    None if model.is_done(&state) => SimOutcome::Done,
+                    None => SimOutcome::Found(SimFinding::Deadlock),
                 };
                 break 'run;
             }
@@ -337,6 +348,11 @@ pub fn simulate<M: Model, H: SimHooks<M>>(
             }
             break (id, mine_idx[k]);
         };
+        // The budget is checked after the enabled actions, so that a state where nothing can
+        // run is reported even when it is reached by the last step of the budget.
+        if steps >= config.steps {
+            break;
+        }
         if let Scheduler::Pct { period } = config.scheduler {
             if rng.below(period.max(1)) == 0 {
                 lowest -= 1;
@@ -381,6 +397,7 @@ pub fn simulate<M: Model, H: SimHooks<M>>(
                 outcome = SimOutcome::Found(SimFinding::Stall {
                     agent: *a,
                     since: since[id],
+                    frozen: false,
                 });
                 break 'run;
             }
@@ -466,7 +483,8 @@ mod tests {
                 r.outcome,
                 SimOutcome::Found(SimFinding::Stall {
                     agent: AgentId(0),
-                    since: 0
+                    since: 0,
+                    frozen: false,
                 })
             );
             assert_eq!(r.steps, 51);
