@@ -404,7 +404,7 @@ pub fn simulate<M: Model, H: SimHooks<M>>(
         }
         std::mem::swap(&mut waiting_before, &mut waiting_now);
         if let Some(p) = progress.as_mut() {
-            if config.progress_every > 0 && steps % config.progress_every == 0 {
+            if config.progress_every > 0 && steps.is_multiple_of(config.progress_every) {
                 p(steps);
             }
         }

@@ -536,13 +536,9 @@ pub fn run_simulate(args: SimulateArgs) -> Result<u8, Box<dyn std::error::Error>
                         "reproduce: mmcid simulate {} --seed {seed} --steps {}{}",
                         reproduce_flags(&args, &plan),
                         report.steps,
-                        if args.trace_out.is_some() && !trace_written {
-                            format!(
-                                ", or mmcid replay {}",
-                                args.trace_out.as_ref().unwrap().display()
-                            )
-                        } else {
-                            String::new()
+                        match (&args.trace_out, trace_written) {
+                            (Some(path), false) => format!(", or mmcid replay {}", path.display()),
+                            _ => String::new(),
                         }
                     );
                 }
