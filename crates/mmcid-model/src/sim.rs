@@ -60,13 +60,17 @@ impl Workload {
             .find(|w| w.name().eq_ignore_ascii_case(s))
     }
 
-    /// The most threads by default for `cpus` CPUs: more threads than CPUs, so that the user
-    /// count can cross the switch thresholds (at most the model's limit).
+    /// The most threads by default for `cpus` CPUs (at most the model's limit): more threads
+    /// than CPUs, so that the user count can cross the switch thresholds, except for
+    /// `affinity`, where 3/4 of the CPUs lets the widening itself cause the switch back.
     pub fn default_threads(self, cpus: usize) -> usize {
         let t = match self {
             Workload::ThreadPool => 4 * cpus,
             Workload::ForkExitChurn => cpus + cpus / 2 + 2,
-            Workload::Affinity | Workload::Mixed => 2 * cpus,
+            // Fewer threads than CPUs: per-CPU mode while the mask is narrow, and the deferred
+            // switch back to per-task mode once the masks have widened.
+            Workload::Affinity => (3 * cpus / 4).max(2),
+            Workload::Mixed => 2 * cpus,
         };
         t.clamp(2, crate::config::MAX_THREADS)
     }
@@ -110,7 +114,7 @@ impl Workload {
         match self {
             Workload::ThreadPool => [100, 40, 5, 50, 50, 10, 0, 1, 0, 0, 20, 30, 5],
             Workload::ForkExitChurn => [100, 40, 5, 50, 50, 15, 0, 15, 0, 0, 10, 20, 5],
-            Workload::Affinity => [100, 40, 5, 50, 50, 5, 0, 2, 0, 5, 10, 20, 5],
+            Workload::Affinity => [100, 40, 5, 50, 50, 5, 0, 2, 0, 1, 10, 20, 5],
             Workload::Mixed => [100, 40, 5, 50, 50, 10, 2, 8, 0, 3, 10, 20, 5],
         }
     }
