@@ -62,13 +62,13 @@ impl Workload {
 
     /// The most threads by default for `cpus` CPUs (at most the model's limit): more threads
     /// than CPUs, so that the user count can cross the switch thresholds, except for
-    /// `affinity`, where 3/4 of the CPUs lets the widening itself cause the switch back.
+    /// `affinity` (3/4 of the CPUs: more users than allowed CPUs while the mask is narrow).
     pub fn default_threads(self, cpus: usize) -> usize {
         let t = match self {
             Workload::ThreadPool => 4 * cpus,
             Workload::ForkExitChurn => cpus + cpus / 2 + 2,
-            // Fewer threads than CPUs: per-CPU mode while the mask is narrow, and the deferred
-            // switch back to per-task mode once the masks have widened.
+            // Fewer threads than CPUs: per-CPU mode while the mask is narrow, per-task mode
+            // possible again once it has widened.
             Workload::Affinity => (3 * cpus / 4).max(2),
             Workload::Mixed => 2 * cpus,
         };

@@ -171,3 +171,31 @@ fn thread_pool_steady_state_is_almost_free() {
     assert!(metrics.switch_ops_steady <= 10, "{metrics:?}");
     assert_eq!(metrics.largest_cid, Some(CPUS as u32 - 1));
 }
+
+/// The affinity workload widens the mm's CPU set in both modes (`mm_update_cpus_allowed()`'s
+/// per-task and per-CPU branches) and switches both ways, at B0 and at latest.
+#[test]
+fn affinity_workload_widens_the_mask_in_both_modes() {
+    use mmcid_model::labels::Label;
+    let w = Workload::Affinity;
+    for stage in [Stage::B0, Stage::B5] {
+        let sc = w.scenario(KernelVersion::new(stage), CPUS, w.default_threads(CPUS));
+        assert_eq!(sc.initial_allowed, CPUS / 4);
+        let m = MmCidModel::new(sc).unwrap();
+        let (r, metrics) = run(&m, w, &config(1, 50_000, true), None);
+        assert_eq!(r.outcome, SimOutcome::Completed, "{stage:?}");
+        assert!(
+            r.coverage.contains(Label::AffinityPerTask as usize),
+            "{stage:?}"
+        );
+        assert!(
+            r.coverage.contains(Label::AffinityThresholdMet as usize),
+            "{stage:?}"
+        );
+        assert_eq!(metrics.max_allowed as usize, CPUS, "{stage:?}");
+        assert!(
+            metrics.to_percpu >= 1 && metrics.to_pertask >= 1,
+            "{metrics:?}"
+        );
+    }
+}
