@@ -9,12 +9,13 @@
 //! - `mmcid simulate --kernel B0 --with F4a --workload fork-exit-churn --seed 1 --runs 6`
 //!   (invariants on): seeds 1, 2, 4 and 6 hit seed 000's window (a task-owned CID that the
 //!   per-CPU fixup walk missed, I5 `steady-state`); seed 1 after 274 946 steps, seed 2 after
-//!   66 024. With
-//!   `--with F6a` added, none of the six. At B3 (which has F4a) 6 of 10 seeds, at B4 none.
+//!   66 024. With `--with F6a` added, none of the six. At B3 (which has F4a) 6 of 10 seeds, at
+//!   B4 none.
 //!   Seed 000's leaked CID is given back when the child first runs, so the simulator saw no
 //!   watchdog stall from it in 20 × 1 000 000 steps at B3 (`--no-properties`); the invariant is
 //!   how it shows.
-//! - `latest` on seeds 1–10, invariants on: nothing in 300 000 steps each.
+//! - `latest` on seeds 1–10: no stall in 300 000 steps each (`--no-properties`); with the
+//!   invariants on, seeds 1–5 find nothing in 200 000 steps each (`docs/cost.sh`).
 
 use mmcid_checker::{Model, SimConfig, SimFinding, SimOutcome};
 use mmcid_model::cid::{cid_on_cpu, cid_on_task};
