@@ -25,6 +25,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// List the kernel stages and fixes that can be selected.
     Stages,
+    /// Random runs of large configurations: stall watchdog and the protocol's cost.
+    Simulate(crate::simulate::SimulateArgs),
 }
 
 /// The modelled kernel and environment.

@@ -5,6 +5,7 @@
 
 mod args;
 mod output;
+mod simulate;
 mod tracefile;
 
 use std::io::IsTerminal;
@@ -46,6 +47,7 @@ fn try_main(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
     match cli.command {
         Command::Check(args) => run_check(*args),
         Command::Replay(args) => run_replay(args),
+        Command::Simulate(args) => simulate::run_simulate(args),
         Command::Stages => {
             print_stages();
             Ok(0)
@@ -203,6 +205,9 @@ fn run_check(args: CheckArgs) -> Result<u8, Box<dyn std::error::Error>> {
 fn run_replay(args: ReplayArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    if simulate::is_sim_trace(&text) {
+        return simulate::run_sim_replay(&args.file, &text, args.full_states);
+    }
     let loaded = tracefile::load(&text).map_err(|e| format!("{}: {e}", args.file.display()))?;
     let model = MmCidModel::new(loaded.scenario.clone())?;
     let trace = Trace::from_token(&model, &loaded.token)
