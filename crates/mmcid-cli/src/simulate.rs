@@ -148,6 +148,9 @@ impl SimulateArgs {
             exits: 0,
             execs: 0,
             affinity: 0,
+            vforks: 0,
+            mmless_tasks: 0,
+            relaxed: false,
         }
         .to_scenario()?;
         if self.steps == 0 || self.runs == 0 {
