@@ -90,7 +90,7 @@ impl Timeline {
                 TimelineStep {
                     number: i + 1,
                     cpu: step_cpu(model, last, a),
-                    head: step_head(last, a),
+                    head: prettify(&step_head(last, a)),
                     action: crate::format::format_action(last, a),
                     changes: crate::format::diff(last, next),
                 }
@@ -195,26 +195,72 @@ impl Timeline {
     }
 }
 
-/// `name=value` pairs filled into lines of `width`, the first one starting with `lead`.
+/// A whole state in a few wrapped lines: the mm, then one line per CPU, then one per task.
 fn wrap_fields(fields: &[Field], width: usize, lead: &str) -> Vec<String> {
-    let text: Vec<String> = fields.iter().map(|(n, v)| format!("{n}={v}")).collect();
-    let indent = " ".repeat(GUTTER);
-    let mut lines = Vec::new();
-    let mut line = format!("{indent}{lead}");
-    let fresh = line.len();
-    for item in text {
-        let item = item.replace(' ', "_");
-        if line.len() > fresh && line.len() + 1 + item.len() > width {
-            lines.push(line);
-            line = format!("{indent}{}", " ".repeat(lead.len()));
+    let mut groups: Vec<(String, Vec<String>)> = vec![("mm:".into(), Vec::new())];
+    for (name, value) in fields {
+        let (group, key) = if let Some(c) =
+            name.strip_prefix("slot[").and_then(|r| r.strip_suffix(']'))
+        {
+            (format!("CPU{c}:"), "slot".to_string())
+        } else if let Some((rq, key)) = name.strip_prefix("rq").and_then(|r| r.split_once('.')) {
+            (format!("CPU{rq}:"), key.to_string())
+        } else if let Some((t, key)) = name
+            .strip_prefix('T')
+            .and_then(|r| r.split_once('.'))
+            .filter(|(t, _)| t.chars().all(|c| c.is_ascii_digit()))
+        {
+            (format!("T{t}:"), key.to_string())
+        } else {
+            ("mm:".to_string(), name.clone())
+        };
+        let item = format!("{key}={}", value.replace(", ", ","));
+        match groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, items)) => items.push(item),
+            None => groups.push((group, vec![item])),
         }
-        if line.len() > indent.len() + lead.len() {
-            line.push(' ');
-        }
-        line.push_str(&item);
     }
-    lines.push(line);
+    let indent = " ".repeat(GUTTER);
+    let mut lines = vec![format!("{indent}{}", lead.trim_end())];
+    for (group, items) in groups {
+        let mut line = format!("{indent}  {group:<5}");
+        let fresh = line.len();
+        for item in items {
+            if line.len() > fresh && line.len() + 1 + item.len() > width {
+                lines.push(line);
+                line = format!("{indent}  {:<5}", "");
+            }
+            line.push(' ');
+            line.push_str(&item);
+        }
+        lines.push(line);
+    }
     lines
+}
+
+/// CID words and mode words inside frame locals (`mode: 1073741824`) in their symbolic form
+/// (`mode: per-cpu`, `cid: 1|ONCPU`).
+pub fn prettify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find(": ") {
+        let (before, after) = rest.split_at(pos + 2);
+        out.push_str(before);
+        let digits: String = after.chars().take_while(|c| c.is_ascii_digit()).collect();
+        match digits.parse::<u32>() {
+            Ok(v) if v >= MM_CID_TRANSIT => {
+                if before.ends_with("mode: ") {
+                    out.push_str(fmt_mode(v));
+                } else {
+                    out.push_str(&fmt_cid(v));
+                }
+                rest = &after[digits.len()..];
+            }
+            _ => rest = after,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Greedy word wrap to `width` characters; continuation lines are indented by `hang`. Lines
@@ -486,7 +532,13 @@ fn explain_progress(model: &MmCidModel, what: &str, agent: AgentId, k: &Kernel) 
     let mut held: Vec<Lock> = Vec::new();
     let mut holds_mutex = None;
     for &who in &stuck {
-        let stack: Vec<String> = k.thread(who).stack.iter().rev().map(format_frame).collect();
+        let stack: Vec<String> = k
+            .thread(who)
+            .stack
+            .iter()
+            .rev()
+            .map(|f| prettify(&format_frame(f)))
+            .collect();
         lines.push(format!("{} is in {}", who_name(k, who), stack.join(" <- ")));
         match k.wants(who) {
             Want::FreeCid => {
@@ -636,14 +688,14 @@ fn find_waiter(
                         "{} needs {} in {}",
                         who_name(s, who),
                         lock_name(l),
-                        s.thread(who).top().map(format_frame).unwrap_or_default()
+                        prettify(&s.thread(who).top().map(format_frame).unwrap_or_default())
                     ));
                 }
                 Want::Mutex if mutex.is_some() && s.mm.mutex == mutex => {
                     return Some(format!(
                         "{} needs mm_cid.mutex in {}",
                         who_name(s, who),
-                        s.thread(who).top().map(format_frame).unwrap_or_default()
+                        prettify(&s.thread(who).top().map(format_frame).unwrap_or_default())
                     ));
                 }
                 _ => {}
@@ -832,6 +884,15 @@ fn explain_invariant(property: &str, k: &Kernel) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prettify_names_cid_and_mode_words() {
+        assert_eq!(
+            prettify("AfterGetCid{t: 1, mode: 1073741824} x: 3 cid: 1610612737"),
+            "AfterGetCid{t: 1, mode: per-cpu} x: 3 cid: 1|ONCPU|TRANSIT"
+        );
+        assert_eq!(prettify("no numbers: here"), "no numbers: here");
+    }
 
     #[test]
     fn wrap_breaks_at_words_and_cuts_long_ones() {
