@@ -226,6 +226,17 @@ fn run_replay(args: ReplayArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let states = trace.states();
     for (i, action) in trace.actions().iter().enumerate() {
         let now = model.format_action(&states[i], action);
+        if let Some(Some(cpu)) = loaded.cpus.get(i) {
+            let runs_on = u64::from(model.action_meta(&states[i], action).agent.0);
+            if *cpu != runs_on {
+                return Err(format!(
+                    "{}: step {} does not replay: the trace recorded it on CPU{cpu} but the model runs it on CPU{runs_on}",
+                    args.file.display(),
+                    i + 1
+                )
+                .into());
+            }
+        }
         match loaded.actions.get(i) {
             Some(rec) if *rec == now => {}
             Some(rec) => {
