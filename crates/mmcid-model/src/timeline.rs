@@ -797,7 +797,7 @@ fn explain_invariant(property: &str, k: &Kernel) -> Vec<String> {
                 let owners = owners_of(k, x);
                 let set = k.mm.bitmap.test(x as usize);
                 let bad = (property == "cid-range" && x >= n && !owners.is_empty())
-                    || (property == "ownership" && (set != !owners.is_empty() || owners.len() > 1))
+                    || (property == "ownership" && (set == owners.is_empty() || owners.len() > 1))
                     || (property == "exclusive"
                         && owners.iter().any(|o| o.starts_with("CPU"))
                         && owners.iter().any(|o| o.starts_with('T')));
