@@ -885,6 +885,46 @@ fn explain_invariant(property: &str, k: &Kernel) -> Vec<String> {
 mod tests {
     use super::*;
 
+    use crate::config::Scenario;
+    use crate::properties;
+
+    /// Injected faults: each explanation names the offending field, and only when the
+    /// property really fails.
+    #[test]
+    fn invariant_explanations_name_the_offender() {
+        let model = MmCidModel::new(Scenario::default()).unwrap();
+        let k = model.initial_state();
+        assert!(properties::ownership(&k));
+        // A leaked bit.
+        let mut leak = k.clone();
+        leak.mm.bitmap.set(1);
+        assert!(!properties::ownership(&leak));
+        let text = explain_violation(&model, "ownership", None, &leak).join("\n");
+        assert!(text.contains("CID 1: bit set, owned by nobody (leaked)"), "{text}");
+        assert!(!text.contains("CID 0:"), "{text}");
+        // A CPU-owned slot in per-task mode.
+        let mut slot = k.clone();
+        slot.mm.pcpu[1] = cid_to_cpu_cid(1);
+        slot.mm.bitmap.set(1);
+        assert!(!properties::steady_state(&slot));
+        let text = explain_violation(&model, "steady-state", None, &slot).join("\n");
+        assert!(
+            text.contains("slot[1] = 1|ONCPU: CPU1 still owns a CID in per-task mode"),
+            "{text}"
+        );
+        // CPU and task own the same number.
+        let mut both = k.clone();
+        both.mm.pcpu[1] = cid_to_cpu_cid(0);
+        assert!(!properties::exclusive(&both));
+        let text = explain_violation(&model, "exclusive", None, &both).join("\n");
+        assert!(text.contains("CID 0: bit set, owned by T0 and CPU1"), "{text}");
+        // users out of step.
+        let mut users = k.clone();
+        users.mm.users = 2;
+        let text = explain_violation(&model, "users-count", None, &users).join("\n");
+        assert!(text.contains("users = 2 but the active tasks are {T0}"), "{text}");
+    }
+
     #[test]
     fn prettify_names_cid_and_mode_words() {
         assert_eq!(
