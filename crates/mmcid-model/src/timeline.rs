@@ -900,7 +900,10 @@ mod tests {
         leak.mm.bitmap.set(1);
         assert!(!properties::ownership(&leak));
         let text = explain_violation(&model, "ownership", None, &leak).join("\n");
-        assert!(text.contains("CID 1: bit set, owned by nobody (leaked)"), "{text}");
+        assert!(
+            text.contains("CID 1: bit set, owned by nobody (leaked)"),
+            "{text}"
+        );
         assert!(!text.contains("CID 0:"), "{text}");
         // A CPU-owned slot in per-task mode.
         let mut slot = k.clone();
@@ -917,12 +920,18 @@ mod tests {
         both.mm.pcpu[1] = cid_to_cpu_cid(0);
         assert!(!properties::exclusive(&both));
         let text = explain_violation(&model, "exclusive", None, &both).join("\n");
-        assert!(text.contains("CID 0: bit set, owned by T0 and CPU1"), "{text}");
+        assert!(
+            text.contains("CID 0: bit set, owned by T0 and CPU1"),
+            "{text}"
+        );
         // users out of step.
         let mut users = k.clone();
         users.mm.users = 2;
         let text = explain_violation(&model, "users-count", None, &users).join("\n");
-        assert!(text.contains("users = 2 but the active tasks are {T0}"), "{text}");
+        assert!(
+            text.contains("users = 2 but the active tasks are {T0}"),
+            "{text}"
+        );
     }
 
     #[test]
