@@ -168,6 +168,11 @@ fn run_check(args: CheckArgs) -> Result<u8, Box<dyn std::error::Error>> {
             let page = columns::html_page(&model, trace, d.property, &d.kind.to_string(), d.agent);
             std::fs::write(path, page)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        } else {
+            eprintln!(
+                "mmcid: no counterexample, so {} was not written",
+                path.display()
+            );
         }
     }
     if args.json {

@@ -364,3 +364,16 @@ fn width_follows_the_flag_and_columns() {
     assert_eq!(code(&o), 1);
     assert_eq!(stdout(&o).matches("     state:\n").count(), bug.steps);
 }
+
+#[test]
+fn html_is_not_written_without_a_counterexample() {
+    let page = tmp("none.html");
+    let o = mmcid(&["check", "--html", page.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no counterexample, so"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!page.exists());
+}
