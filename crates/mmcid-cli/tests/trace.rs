@@ -328,7 +328,7 @@ fn corrupted_traces_are_refused_with_exit_2_naming_the_step() {
 
 #[test]
 fn width_follows_the_flag_and_columns() {
-    let bug = &BUGS[2];
+    let bug = &BUGS[0];
     let (file, _) = trace_of(bug);
     let f = file.to_str().unwrap();
     let table_lines = |o: &Output| -> Vec<String> {
@@ -337,25 +337,39 @@ fn width_follows_the_flag_and_columns() {
         let end = t.find("\nwhy:").unwrap();
         t[start..end].lines().skip(1).map(str::to_string).collect()
     };
+    let mut widest_seen = Vec::new();
     for (args, env, width) in [
         (vec!["replay", f, "--width", "60"], vec![], 60),
-        (vec!["replay", f], vec![("COLUMNS", "130")], 130),
-        (vec!["replay", f], vec![], 100),
         (
             vec!["replay", f, "--width", "75"],
             vec![("COLUMNS", "130")],
             75,
         ),
+        (vec!["replay", f], vec![], 100),
+        (vec!["replay", f], vec![("COLUMNS", "130")], 130),
     ] {
         let o = mmcid_env(&args, &env);
         assert_eq!(code(&o), 1, "{args:?}");
         let lines = table_lines(&o);
         let widest = lines.iter().map(|l| l.chars().count()).max().unwrap();
         assert!(widest <= width, "{args:?} {env:?}: {widest} > {width}");
-        // The rule under the header spans the table.
-        let rule = &lines[1];
-        assert!(rule.chars().count() > width - 10, "{args:?}: {rule}");
+        // The rule under the header is as wide as the table.
+        assert_eq!(lines[1].chars().count(), widest, "{args:?}: {}", lines[1]);
+        widest_seen.push(widest);
     }
+    // The seed-001 columns have long lines: more room makes a wider table.
+    assert!(
+        widest_seen.windows(2).all(|w| w[0] < w[1]),
+        "{widest_seen:?}"
+    );
+    // Too narrow for three columns: each keeps its minimum of 14 characters.
+    let o = mmcid(&["replay", f, "--width", "40"]);
+    let widest = table_lines(&o)
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap();
+    assert_eq!(widest, 5 + 3 * 14 + 2 * 3);
     let o = mmcid(&["replay", f, "--width", "10"]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("--width must be between 40 and 1000"));

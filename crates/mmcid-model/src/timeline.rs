@@ -68,7 +68,7 @@ impl Default for RenderOptions {
 }
 
 /// The narrowest a CPU column gets; with many CPUs the table is wider than asked.
-const MIN_COLUMN: usize = 18;
+const MIN_COLUMN: usize = 14;
 /// The step-number gutter: `" 10. "`.
 const GUTTER: usize = 5;
 /// Between columns.
@@ -134,16 +134,30 @@ impl Timeline {
             .width
             .saturating_sub(GUTTER + SEP.len() * (n - 1) + narrow);
         let col = (avail / busy).max(MIN_COLUMN);
+        // No column wider than its longest line needs.
+        let natural = |c: usize| -> usize {
+            self.steps
+                .iter()
+                .filter(|s| s.cpu as usize == c)
+                .flat_map(|s| {
+                    std::iter::once(s.head.chars().count())
+                        .chain(s.changes.iter().map(|ch| ch.chars().count() + 2))
+                })
+                .max()
+                .unwrap_or(0)
+                .max(MIN_COLUMN)
+        };
         let widths: Vec<usize> = (0..n)
             .map(|c| {
                 if used[c] {
-                    col
+                    col.min(natural(c))
                 } else {
                     format!("CPU{c}").len()
                 }
             })
             .collect();
         let table_width = GUTTER + widths.iter().sum::<usize>() + SEP.len() * (n - 1);
+        let state_width = opts.width.max(table_width);
         let mut out = String::new();
         let row = |out: &mut String, gutter: &str, cells: &[String]| {
             let mut line = format!("{gutter:>width$}", width = GUTTER);
@@ -161,15 +175,16 @@ impl Timeline {
         let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
         row(&mut out, "", &rule);
         if opts.full_states {
-            for line in wrap_fields(&self.states[0], table_width, "initial: ") {
+            for line in wrap_fields(&self.states[0], state_width, "initial: ") {
                 out.push_str(&line);
                 out.push('\n');
             }
         }
         for (i, step) in self.steps.iter().enumerate() {
-            let mut lines = wrap(&step.head, col, 2);
+            let w = widths[(step.cpu as usize).min(n - 1)];
+            let mut lines = wrap(&step.head, w, 2);
             for ch in &step.changes {
-                lines.extend(wrap(ch, col - 2, 2).into_iter().map(|l| format!("  {l}")));
+                lines.extend(wrap(ch, w - 2, 2).into_iter().map(|l| format!("  {l}")));
             }
             for (j, line) in lines.into_iter().enumerate() {
                 let mut cells = vec![String::new(); n];
@@ -182,7 +197,7 @@ impl Timeline {
                 row(&mut out, &gutter, &cells);
             }
             if opts.full_states {
-                for line in wrap_fields(&self.states[i + 1], table_width, "state: ") {
+                for line in wrap_fields(&self.states[i + 1], state_width, "state: ") {
                     out.push_str(&line);
                     out.push('\n');
                 }
