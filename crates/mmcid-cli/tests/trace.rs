@@ -47,21 +47,49 @@ struct Bug {
     agent: Option<&'static str>,
 }
 
-const COMMON: &[&str] = &[
-    "--cpus",
-    "3",
-    "--threads",
-    "4",
-    "--exits",
-    "0",
-    "--workers",
-    "1",
-];
+const COMMON: &[&str] = &["--workers", "1"];
 
+/// The known bugs of spec §6 that this branch's model reproduces from the command line, as
+/// found with one worker. (The vfork double count, the NULL mm after a failed exec and the
+/// UNSET|TRANSIT drop need `--vforks`, `--mmless-tasks` and `--ignore`; add them here once
+/// those flags are merged.)
 const BUGS: &[Bug] = &[
     Bug {
         name: "seed-001-b0",
-        args: &["--kernel", "B0", "--initial-threads", "3", "--forks", "1"],
+        args: &[
+            "--kernel",
+            "B0",
+            "--cpus",
+            "3",
+            "--threads",
+            "4",
+            "--initial-threads",
+            "3",
+            "--forks",
+            "1",
+            "--exits",
+            "0",
+        ],
+        property: "stall",
+        steps: 10,
+        agent: Some("CPU2"),
+    },
+    Bug {
+        name: "seed-001-b1",
+        args: &[
+            "--kernel",
+            "B1",
+            "--cpus",
+            "3",
+            "--threads",
+            "4",
+            "--initial-threads",
+            "3",
+            "--forks",
+            "1",
+            "--exits",
+            "0",
+        ],
         property: "stall",
         steps: 10,
         agent: Some("CPU2"),
@@ -73,20 +101,169 @@ const BUGS: &[Bug] = &[
             "latest",
             "--without",
             "F4a",
+            "--cpus",
+            "3",
+            "--threads",
+            "4",
             "--initial-threads",
             "3",
             "--forks",
             "1",
+            "--exits",
+            "0",
         ],
         property: "stall",
         steps: 10,
         agent: Some("CPU2"),
     },
     Bug {
-        name: "seed-000-b3",
-        args: &["--kernel", "B3", "--initial-threads", "2", "--forks", "2"],
+        name: "seed-000-b0",
+        args: &[
+            "--kernel",
+            "B0",
+            "--cpus",
+            "3",
+            "--threads",
+            "4",
+            "--initial-threads",
+            "2",
+            "--forks",
+            "2",
+            "--exits",
+            "0",
+        ],
+        property: "steady-state",
+        steps: 9,
+        agent: None,
+    },
+    Bug {
+        name: "seed-000-b0-with-f4a",
+        args: &[
+            "--kernel",
+            "B0",
+            "--with",
+            "F4a",
+            "--cpus",
+            "3",
+            "--threads",
+            "4",
+            "--initial-threads",
+            "2",
+            "--forks",
+            "2",
+            "--exits",
+            "0",
+        ],
         property: "steady-state",
         steps: 10,
+        agent: None,
+    },
+    Bug {
+        name: "seed-000-b2",
+        args: &[
+            "--kernel",
+            "B2",
+            "--cpus",
+            "3",
+            "--threads",
+            "4",
+            "--initial-threads",
+            "2",
+            "--forks",
+            "2",
+            "--exits",
+            "0",
+        ],
+        property: "steady-state",
+        steps: 10,
+        agent: None,
+    },
+    Bug {
+        name: "seed-000-b3",
+        args: &[
+            "--kernel",
+            "B3",
+            "--cpus",
+            "3",
+            "--threads",
+            "4",
+            "--initial-threads",
+            "2",
+            "--forks",
+            "2",
+            "--exits",
+            "0",
+        ],
+        property: "steady-state",
+        steps: 10,
+        agent: None,
+    },
+    Bug {
+        name: "seed-000-latest-without-f6a-f6d",
+        args: &[
+            "--kernel",
+            "latest",
+            "--without",
+            "F6a",
+            "--without",
+            "F6d",
+            "--cpus",
+            "3",
+            "--threads",
+            "4",
+            "--initial-threads",
+            "2",
+            "--forks",
+            "2",
+            "--exits",
+            "0",
+        ],
+        property: "steady-state",
+        steps: 10,
+        agent: None,
+    },
+    Bug {
+        name: "f4c-out-of-range-drop-b2",
+        args: &[
+            "--kernel",
+            "B2",
+            "--cpus",
+            "4",
+            "--allowed",
+            "2",
+            "--threads",
+            "3",
+            "--initial-threads",
+            "3",
+            "--forks",
+            "0",
+            "--exits",
+            "2",
+        ],
+        property: "cid-range",
+        steps: 7,
+        agent: None,
+    },
+    Bug {
+        name: "uniprocessor-without-f1",
+        args: &[
+            "--kernel",
+            "B0",
+            "--without",
+            "F1",
+            "--cpus",
+            "1",
+            "--threads",
+            "2",
+            "--initial-threads",
+            "1",
+            "--forks",
+            "1",
+            "--exits",
+            "0",
+        ],
+        property: "deadlock",
+        steps: 3,
         agent: None,
     },
 ];
@@ -122,6 +299,8 @@ fn every_bug_round_trips_through_its_trace_file() {
                 file.to_str().unwrap(),
                 "--html",
                 html_check.to_str().unwrap(),
+                "--width",
+                "100",
             ],
         ));
         assert_eq!(code(&o), 1, "{}: {}", bug.name, stderr(&o));
@@ -144,7 +323,10 @@ fn every_bug_round_trips_through_its_trace_file() {
             bug.steps + 1
         );
         for s in steps {
-            assert!(s["cpu"].as_u64().unwrap() < 3, "{s}");
+            assert!(
+                s["cpu"].as_u64().unwrap() < v["scenario"]["cpus"].as_u64().unwrap(),
+                "{s}"
+            );
             assert!(!s["action"].as_str().unwrap().is_empty());
         }
         // Replay: the violation recurs, the trace prints as CPU columns with the explanation.
@@ -174,7 +356,9 @@ fn every_bug_round_trips_through_its_trace_file() {
         };
         assert!(text.starts_with(&head), "{}: {text}", bug.name);
         assert!(text.contains("CPU0"), "{text}");
-        assert!(text.contains(" | CPU1"), "{text}");
+        if v["scenario"]["cpus"].as_u64().unwrap() > 1 {
+            assert!(text.contains(" | CPU1"), "{text}");
+        }
         assert!(text.contains("\nwhy:\n"), "{text}");
         for (i, s) in steps.iter().enumerate() {
             assert!(
@@ -191,8 +375,7 @@ fn every_bug_round_trips_through_its_trace_file() {
             let end = t[start..].find("\nwhy:").unwrap() + start;
             t[start..end].to_string()
         };
-        let check_100 = mmcid(&check_args(bug, &["--width", "100"]));
-        assert_eq!(table(&stdout(&check_100)), table(&text), "{}", bug.name);
+        assert_eq!(table(&out), table(&text), "{}", bug.name);
         // The same HTML page from check and from replay.
         let a = std::fs::read_to_string(&html_check).unwrap();
         let b = std::fs::read_to_string(&html_replay).unwrap();

@@ -92,7 +92,7 @@ impl Timeline {
                     cpu: step_cpu(model, last, a),
                     head: prettify(&step_head(last, a)),
                     action: crate::format::format_action(last, a),
-                    changes: crate::format::diff(last, next),
+                    changes: changes(last, next),
                 }
             })
             .collect();
@@ -208,6 +208,28 @@ impl Timeline {
         }
         out
     }
+}
+
+/// The step's change lines ([`crate::format::diff`]), with `faults` in the short form of
+/// [`state_fields`].
+fn changes(last: &Kernel, next: &Kernel) -> Vec<String> {
+    let fault = |k: &Kernel| {
+        state_fields(k)
+            .into_iter()
+            .find(|(n, _)| n == "faults")
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    };
+    crate::format::diff(last, next)
+        .into_iter()
+        .map(|line| {
+            if line.starts_with("faults: ") {
+                format!("faults: {} -> {}", fault(last), fault(next))
+            } else {
+                line
+            }
+        })
+        .collect()
 }
 
 /// A whole state in a few wrapped lines: the mm, then one line per CPU, then one per task.
@@ -446,10 +468,10 @@ pub fn state_fields(k: &Kernel) -> Vec<Field> {
         faults.push(format!("WARN {w:?}"));
     }
     if let Some(n) = k.faults.oob_drop {
-        faults.push(format!("out-of-range drop of {n}"));
+        faults.push(format!("out-of-range mm_drop_cid({})", fmt_cid(n)));
     }
     if let Some(n) = k.faults.double_drop {
-        faults.push(format!("double drop of {n}"));
+        faults.push(format!("double mm_drop_cid({})", fmt_cid(n)));
     }
     if k.faults.null_deref {
         faults.push("NULL mm dereference".into());
@@ -476,11 +498,53 @@ pub fn explain_violation(
 ) -> Vec<String> {
     match (property, agent) {
         ("stall" | "livelock", Some(agent)) => explain_progress(model, property, agent, k),
-        ("deadlock", _) => vec![
-            "deadlock: kernel code is in flight but no action at all is enabled".into(),
-            format!("locks held: {}", held_locks(k)),
-        ],
+        ("deadlock", _) => {
+            let mut lines =
+                vec!["deadlock: kernel code is in flight but no action at all is enabled".into()];
+            for who in all_threads(k) {
+                let thread = k.thread(who);
+                if thread.is_idle() {
+                    continue;
+                }
+                let stack: Vec<String> = thread
+                    .stack
+                    .iter()
+                    .rev()
+                    .map(|f| prettify(&format_frame(f)))
+                    .collect();
+                lines.push(format!("{} is in {}", who_name(k, who), stack.join(" <- ")));
+                lines.push(format!("  {}", want_text(k, who)));
+            }
+            lines.push(format!("locks held: {}", held_locks(k)));
+            lines
+        }
         _ => explain_invariant(property, k),
+    }
+}
+
+/// `all 3 CIDs are taken`, or `the only CID is taken`.
+fn all_taken(k: &Kernel) -> String {
+    match k.nr_cpus() {
+        1 => "the only CID is taken".into(),
+        n => format!("all {n} CIDs are taken"),
+    }
+}
+
+/// What `who`'s next step waits for, in words.
+fn want_text(k: &Kernel, who: Who) -> String {
+    match k.wants(who) {
+        Want::FreeCid => format!("it spins in mm_get_cid(): {}", all_taken(k)),
+        Want::Lock(l) => format!(
+            "it spins on {} held by {}",
+            lock_name(l),
+            k.lock_holder(l).map_or("nobody".into(), holder_name)
+        ),
+        Want::Mutex => format!(
+            "it sleeps on mm_cid.mutex held by {}",
+            k.mm.mutex.map_or("nobody".into(), |t| format!("T{t}"))
+        ),
+        Want::WorkIdle => "it waits for the irq_work and the work to end".into(),
+        Want::Nothing => "its next step could run".into(),
     }
 }
 
@@ -558,10 +622,7 @@ fn explain_progress(model: &MmCidModel, what: &str, agent: AgentId, k: &Kernel) 
         match k.wants(who) {
             Want::FreeCid => {
                 wants_cid = true;
-                lines.push(format!(
-                    "it spins in mm_get_cid(): all {} CIDs are taken",
-                    k.nr_cpus()
-                ));
+                lines.push(format!("it spins in mm_get_cid(): {}", all_taken(k)));
             }
             Want::Lock(l) => lines.push(format!(
                 "it spins on {} held by {}",
@@ -790,10 +851,13 @@ fn explain_invariant(property: &str, k: &Kernel) -> Vec<String> {
         }
         "cid-range" | "ownership" | "exclusive" => {
             if let Some(x) = k.faults.oob_drop {
-                lines.push(format!("mm_drop_cid({x}) wrote outside the {n}-bit bitmap"));
+                lines.push(format!(
+                    "mm_drop_cid() was handed the CID word {} ({x:#x}) and cleared bit {x}, outside the {n}-bit bitmap",
+                    fmt_cid(x)
+                ));
             }
             if let Some(x) = k.faults.double_drop {
-                lines.push(format!("CID {x} was dropped twice"));
+                lines.push(format!("CID {} was dropped twice", fmt_cid(x)));
             }
             let mut numbers: Vec<u32> = k.mm.bitmap.iter().map(|b| b as u32).collect();
             for (_, t) in k.live_tasks() {
