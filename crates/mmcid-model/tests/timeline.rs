@@ -142,3 +142,27 @@ fn changes_name_the_fields_that_changed() {
     }
     assert!(checked >= 20, "only {checked} changes checked");
 }
+
+/// Spec §6.5 at B2: the exit-triggered switch to per-task mode drops a TRANSIT slot word.
+#[test]
+fn f4c_out_of_range_drop_at_b2() {
+    let sc = Scenario {
+        kernel: KernelVersion::new(Stage::B2),
+        cpus: 4,
+        initial_allowed: 2,
+        threads: 3,
+        initial_threads: 3,
+        forks: 0,
+        exits: 2,
+        ..Scenario::default()
+    };
+    insta::assert_snapshot!(render(sc, "cid-range", W100));
+}
+
+/// One CPU without F1: the fork spins in mm_get_cid() for the only CID with the locks held.
+#[test]
+fn uniprocessor_without_f1_at_b0() {
+    let mut sc = scenario(Stage::B0, 1, 2, 1, 1);
+    sc.kernel.fixes = sc.kernel.fixes.without(Fix::F1);
+    insta::assert_snapshot!(render(sc, "deadlock", W100));
+}
