@@ -116,6 +116,7 @@ mod fingerprint;
 mod liveness;
 mod model;
 mod report;
+mod simulate;
 #[cfg(test)]
 mod test_models;
 mod trace;
@@ -124,4 +125,7 @@ pub use explore::{check, CheckConfig, Progress, ProgressFn};
 pub use fingerprint::{fingerprint, Fingerprint, StableHasher};
 pub use model::{ActionMeta, AgentId, Coverage, Expectation, Model, Property};
 pub use report::{Discovery, DiscoveryKind, Outcome, Report, Stats, StopReason};
+pub use simulate::{
+    simulate, NoHooks, Scheduler, SimConfig, SimFinding, SimHooks, SimOutcome, SimReport, SimRng,
+};
 pub use trace::{ReplayError, Trace, TraceDisplay};

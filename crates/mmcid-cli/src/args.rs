@@ -20,11 +20,13 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Explore every interleaving of a configuration and report violated properties.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Re-execute a counterexample written by `check --trace-out` and print it.
     Replay(ReplayArgs),
     /// List the kernel stages and fixes that can be selected.
     Stages,
+    /// Random runs of large configurations: stall watchdog and the protocol's cost.
+    Simulate(crate::simulate::SimulateArgs),
 }
 
 /// The modelled kernel and environment.
@@ -66,6 +68,18 @@ pub struct ScenarioArgs {
     /// Affinity widenings allowed (needs --allowed below --cpus).
     #[arg(long, default_value_t = 0)]
     pub affinity: u32,
+    /// clone(CLONE_VM) events without CLONE_THREAD allowed (vfork-like: a new process that
+    /// shares the mm).
+    #[arg(long, default_value_t = 0)]
+    pub vforks: u32,
+    /// Tasks without an mm (like init before its first execve) that may exec; they use the
+    /// --execs budget.
+    #[arg(long, default_value_t = 0)]
+    pub mmless_tasks: usize,
+    /// Weakly ordered memory: a reader may see a stale value of the second mode word
+    /// (`transit`) before F4b.
+    #[arg(long)]
+    pub relaxed: bool,
 }
 
 /// Flags of `mmcid check`.
@@ -99,6 +113,10 @@ pub struct CheckArgs {
     /// violation is fully explored).
     #[arg(long)]
     pub keep_going: bool,
+    /// Do not check this invariant (repeatable), e.g. --ignore steady-state to look past a
+    /// leaked CID to the stall it causes.
+    #[arg(long, value_name = "PROPERTY")]
+    pub ignore: Vec<String>,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -184,6 +202,9 @@ impl ScenarioArgs {
             exits: self.exits,
             execs: self.execs,
             affinity: self.affinity,
+            vforks: self.vforks,
+            mmless_tasks: self.mmless_tasks,
+            relaxed: self.relaxed,
         };
         scenario.validate().map_err(|e| UsageError(e.0))?;
         Ok(scenario)

@@ -7,6 +7,7 @@ mod args;
 mod columns;
 mod html;
 mod output;
+mod simulate;
 mod tracefile;
 
 use std::io::IsTerminal;
@@ -46,8 +47,9 @@ fn main() -> ExitCode {
 
 fn try_main(cli: Cli) -> Result<u8, Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Check(args) => run_check(args),
+        Command::Check(args) => run_check(*args),
         Command::Replay(args) => run_replay(args),
+        Command::Simulate(args) => simulate::run_simulate(args),
         Command::Stages => {
             print_stages();
             Ok(0)
@@ -106,7 +108,9 @@ fn progress_printer() -> Arc<mmcid_checker::ProgressFn> {
 
 fn run_check(args: CheckArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let scenario = args.scenario.to_scenario()?;
-    let model = MmCidModel::new(scenario.clone())?;
+    let model = MmCidModel::new(scenario.clone())?
+        .ignoring(&args.ignore)
+        .map_err(|e| UsageError(e.0))?;
     let workers = match args.workers {
         Some(0) => return Err(UsageError("--workers must be at least 1".into()).into()),
         Some(w) => w,
@@ -224,6 +228,9 @@ fn run_check(args: CheckArgs) -> Result<u8, Box<dyn std::error::Error>> {
 fn run_replay(args: ReplayArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    if simulate::is_sim_trace(&text) {
+        return simulate::run_sim_replay(&args.file, &text, args.full_states);
+    }
     let loaded = tracefile::load(&text).map_err(|e| format!("{}: {e}", args.file.display()))?;
     let model = MmCidModel::new(loaded.scenario.clone())?;
     let trace = Trace::from_token(&model, &loaded.token)

@@ -27,6 +27,9 @@ pub fn scenario_json(s: &Scenario) -> Value {
         "exits": s.exits,
         "execs": s.execs,
         "affinity": s.affinity,
+        "vforks": s.vforks,
+        "mmless_tasks": s.mmless_tasks,
+        "relaxed": s.relaxed,
     })
 }
 
@@ -140,6 +143,21 @@ pub fn load(text: &str) -> Result<LoadedTrace, String> {
         exits: small("exits")?,
         execs: small("execs")?,
         affinity: small("affinity")?,
+        // Added after the first traces were written: absent means 0 / off.
+        vforks: if s.get("vforks").is_some() {
+            small("vforks")?
+        } else {
+            0
+        },
+        mmless_tasks: if s.get("mmless_tasks").is_some() {
+            uint(s, "mmless_tasks")? as usize
+        } else {
+            0
+        },
+        relaxed: match s.get("relaxed") {
+            None => false,
+            Some(b) => b.as_bool().ok_or("'relaxed' is not a boolean")?,
+        },
     };
     scenario
         .validate()

@@ -293,6 +293,16 @@ pub struct Scenario {
     pub execs: u32,
     /// How many affinity widenings may happen.
     pub affinity: u32,
+    /// How many `clone(CLONE_VM)` calls without `CLONE_THREAD` (vfork-like: a new process
+    /// sharing the mm) may happen.
+    pub vforks: u32,
+    /// Tasks without an mm that may `execve()` (like the init task before its first exec);
+    /// they use the `execs` budget.
+    pub mmless_tasks: usize,
+    /// Let a reader see a stale value of the second mode word (`transit`) before F4b
+    /// (weakly ordered memory, spec §6.3). Without F4b's single `mode` word this is the
+    /// PowerPC reordering F4b fixed; with F4b it changes nothing.
+    pub relaxed: bool,
 }
 
 impl Default for Scenario {
@@ -308,6 +318,9 @@ impl Default for Scenario {
             exits: 1,
             execs: 0,
             affinity: 0,
+            vforks: 0,
+            mmless_tasks: 0,
+            relaxed: false,
         }
     }
 }
@@ -356,6 +369,18 @@ impl Scenario {
                 "the first thread must be allowed on 1 to --cpus ({}) CPUs, got {}",
                 self.cpus, self.initial_allowed
             ));
+        }
+        if self.mmless_tasks > 4 {
+            return err(format!(
+                "--mmless-tasks must be at most 4, got {}",
+                self.mmless_tasks
+            ));
+        }
+        if self.mmless_tasks > 0 && self.execs == 0 {
+            return err(
+                "--mmless-tasks needs --execs: a task without an mm only takes part by exec'ing"
+                    .into(),
+            );
         }
         if self.fork_failures > self.forks {
             return err(format!(

@@ -40,8 +40,23 @@ pub enum Action {
         /// The kworker.
         task: TaskId,
     },
+    /// Internal (`--relaxed` before F4b): `cpu`'s view of the `transit` word catches up with
+    /// the last write (spec §6.3).
+    Propagate {
+        /// The CPU.
+        cpu: CpuId,
+    },
     /// External: the running task calls `clone(CLONE_THREAD)`.
     Fork {
+        /// The parent.
+        task: TaskId,
+    },
+    /// External: the running task calls `clone(CLONE_VM)` without `CLONE_THREAD` (vfork-like):
+    /// the child is a new process sharing the mm.
+    ///
+    /// model: `CLONE_VFORK`'s wait of the parent for the child's exit or exec is not modelled;
+    /// the parent may go on or block like any task, which includes the vfork behaviour.
+    Vfork {
         /// The parent.
         task: TaskId,
     },
@@ -95,6 +110,7 @@ impl Action {
                 | Action::Migrate { .. }
                 | Action::IrqWork { .. }
                 | Action::RunWork { .. }
+                | Action::Propagate { .. }
         )
     }
 }
@@ -141,7 +157,7 @@ impl Kernel {
     }
 
     fn live_threads(&self) -> usize {
-        self.live_tasks().filter(|(_, t)| !t.kworker).count()
+        self.live_tasks().filter(|(_, t)| t.has_mm).count()
     }
 
     /// Appends the enabled actions, in a fixed order.
@@ -189,6 +205,12 @@ impl Kernel {
                 out.push(Action::IrqWork { cpu: c });
             }
         }
+        let transit = self.mm.mode & MM_CID_TRANSIT;
+        for (c, &seen) in self.mm.transit_seen.iter().enumerate() {
+            if seen != transit {
+                out.push(Action::Propagate { cpu: c as CpuId });
+            }
+        }
         for (t, task) in self.live_tasks() {
             let can_run = self.task_can_run(t);
             if can_run && !task.thread.is_idle() {
@@ -207,9 +229,21 @@ impl Kernel {
                 if self.mm.work_pending {
                     out.push(Action::RunWork { task: t });
                 }
+            } else if can_run && !task.has_mm {
+                // A task without an mm only takes part by exec'ing (spec §6.10).
+                if self.budget.execs > 0 {
+                    for fail in [false, true] {
+                        for to in task.cpus_allowed.iter().map(|c| c as CpuId) {
+                            out.push(Action::Exec { task: t, fail, to });
+                        }
+                    }
+                }
             } else if can_run && task.has_mm {
                 if self.budget.forks > 0 && self.live_threads() < max_threads {
                     out.push(Action::Fork { task: t });
+                }
+                if self.budget.vforks > 0 && self.live_threads() < max_threads {
+                    out.push(Action::Vfork { task: t });
                 }
                 if self.budget.exits > 0 {
                     out.push(Action::Exit { task: t });
@@ -287,6 +321,9 @@ impl Exec<'_> {
             Action::Migrate { task, to } => {
                 self.k.task_mut(task).cpu = to;
             }
+            Action::Propagate { cpu } => {
+                self.k.mm.transit_seen[cpu as usize] = self.k.mm.mode & MM_CID_TRANSIT;
+            }
             Action::IrqWork { cpu } => {
                 // The irq_work handler: schedule_work() wakes the kworker on this CPU.
                 self.k.mm.irq_work = None;
@@ -307,7 +344,17 @@ impl Exec<'_> {
             }
             Action::Fork { task } => {
                 self.k.budget.forks -= 1;
-                self.start(task, Frame::CopyProcess(CopyProcessPc::DupTaskStruct));
+                self.start(
+                    task,
+                    Frame::CopyProcess(CopyProcessPc::DupTaskStruct { new_process: false }),
+                );
+            }
+            Action::Vfork { task } => {
+                self.k.budget.vforks -= 1;
+                self.start(
+                    task,
+                    Frame::CopyProcess(CopyProcessPc::DupTaskStruct { new_process: true }),
+                );
             }
             Action::ForkFail { task } => {
                 self.k.budget.fork_failures -= 1;

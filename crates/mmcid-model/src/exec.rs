@@ -286,6 +286,24 @@ impl Exec<'_> {
                 Out::Return(v) => {
                     thread.stack.pop();
                     ret = v;
+                    // A caller whose next section first takes a lock or the mutex that someone
+                    // else holds cannot go on in this atomic section: the step ends here, and
+                    // the next one spins or sleeps like any guarded step (for example bprm_execve
+                    // calling sched_exec() right after the exit hook).
+                    if let Some(caller) = self.k.thread(self.who).top() {
+                        let blocked = match frame_wants(self.k, self.who, caller) {
+                            Want::Lock(l) => self.k.lock_holder(l).is_some_and(|h| h != self.me()),
+                            Want::Mutex => self.k.mm.mutex.is_some(),
+                            _ => false,
+                        };
+                        if blocked {
+                            assert_eq!(
+                                ret, VOID,
+                                "model bug: a value returned into a blocked caller is lost"
+                            );
+                            return;
+                        }
+                    }
                 }
             }
         }

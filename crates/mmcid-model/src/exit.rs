@@ -144,24 +144,33 @@ impl Exec<'_> {
         let walkers: Vec<TaskId> = self.k.live_tasks().map(|(i, _)| i).collect();
         for w in walkers {
             let k = &*self.k;
-            let fix = |next: &mut Option<TaskId>| {
+            let fix = |next: &mut Option<TaskId>, group: bool| {
                 if *next == Some(t) {
-                    *next =
-                        Kernel::list_next(&k.mm.thread_list, Some(t), |x| Exec::walk_keep(k, w, x));
+                    *next = Kernel::list_next(&k.mm.thread_list, Some(t), |x| {
+                        if group {
+                            Exec::group_walk_keep(k, w, x)
+                        } else {
+                            Exec::walk_keep(k, w, x)
+                        }
+                    });
                 }
             };
             let mut stack = k.task(w).thread.stack.clone();
             let mut changed = false;
             for frame in &mut stack {
-                if let Frame::FixupTasksToCpus(
-                    FixupTasksToCpusPc::ForOtherThreads { next, .. }
-                    | FixupTasksToCpusPc::ForEachProcessThread { next, .. },
-                ) = frame
-                {
-                    let before = *next;
-                    fix(next);
-                    changed |= before != *next;
-                }
+                let (next, group) = match frame {
+                    Frame::FixupTasksToCpus(FixupTasksToCpusPc::ForOtherThreads {
+                        next, ..
+                    }) => (next, true),
+                    Frame::FixupTasksToCpus(FixupTasksToCpusPc::ForEachProcessThread {
+                        next,
+                        ..
+                    }) => (next, false),
+                    _ => continue,
+                };
+                let before = *next;
+                fix(next, group);
+                changed |= before != *next;
             }
             if changed {
                 self.hit(Label::WalkSkipsUnlinked);

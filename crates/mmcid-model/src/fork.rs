@@ -17,7 +17,11 @@ use crate::thread::{Flow, Frame, Lock, VOID};
 pub enum CopyProcessPc {
     /// `dup_task_struct()` (the child's CID is UNSET) and `copy_mm()`; before F6a `copy_mm()`
     /// calls `sched_mm_cid_fork()`; from F6a on the child is linked here at once.
-    DupTaskStruct,
+    DupTaskStruct {
+        /// `clone(CLONE_VM)` without `CLONE_THREAD` (vfork-like): the child leads a new
+        /// process that shares the mm; otherwise a thread of the parent's process.
+        new_process: bool,
+    },
     /// Back from the hook in `copy_mm()` (before F6a): the mutex is free again and the rest of
     /// `copy_process()` runs before the child becomes visible (the seed-000 window).
     AfterCopyMm {
@@ -127,16 +131,40 @@ impl Kernel {
     }
 
     /// Allocates a task slot for a new thread of `parent` (`dup_task_struct()`).
-    pub(crate) fn dup_task_struct(&mut self, parent: TaskId) -> TaskId {
+    pub(crate) fn dup_task_struct(&mut self, parent: TaskId, new_process: bool) -> TaskId {
         let p = self.task(parent);
-        let child = Task::new(TaskState::New, p.cpu, p.cpus_allowed, true, false);
+        let mut child = Task::new(TaskState::New, p.cpu, p.cpus_allowed, true, false);
         let slot = self
             .tasks
             .iter()
             .position(Option::is_none)
             .expect("model bug: fork offered without a free task slot");
+        child.process = if new_process {
+            1 + self
+                .live_tasks()
+                .filter(|(_, t)| t.has_mm)
+                .map(|(_, t)| t.process)
+                .max()
+                .unwrap_or(0)
+        } else {
+            p.process
+        };
         self.tasks[slot] = Some(child);
         slot as TaskId
+    }
+
+    /// Links `t` into the thread list (`list_add_tail_rcu` on the thread group and, for a new
+    /// process, on the task list). The list is kept in `for_each_process_thread()` order:
+    /// processes by creation, then each process's threads by creation. So a new thread goes
+    /// after the last thread of its group and a new process at the end.
+    pub(crate) fn link_task(&mut self, t: TaskId) {
+        let process = self.task(t).process;
+        let list = &self.mm.thread_list;
+        let at = list
+            .iter()
+            .rposition(|&x| self.task(x).process == process)
+            .map_or(list.len(), |p| p + 1);
+        self.mm.thread_list.insert(at, t);
     }
 }
 
@@ -146,11 +174,11 @@ impl Exec<'_> {
         use CopyProcessPc::*;
         let parent = self.current();
         match pc {
-            DupTaskStruct => {
-                let child = self.k.dup_task_struct(parent);
+            DupTaskStruct { new_process } => {
+                let child = self.k.dup_task_struct(parent, new_process);
                 let hook = Frame::SchedMmCidFork(ForkPc::Enter { t: child });
                 if self.has(Fix::F6a) {
-                    self.k.mm.thread_list.push(child);
+                    self.k.link_task(child);
                     Flow::Call(AfterPostFork { child }, hook)
                 } else {
                     Flow::Call(AfterCopyMm { child }, hook)
@@ -158,7 +186,7 @@ impl Exec<'_> {
             }
             AfterCopyMm { child } => Flow::Next(LinkChild { child }),
             LinkChild { child } => {
-                self.k.mm.thread_list.push(child);
+                self.k.link_task(child);
                 self.wake_up_new_task(child);
                 Flow::Return(VOID)
             }
@@ -297,6 +325,15 @@ impl Exec<'_> {
         t != current && k.tasks[t as usize].as_ref().is_some_and(|x| x.has_mm)
     }
 
+    /// `for_other_threads(current, t)` may visit `t`: another task of the mm in `current`'s
+    /// thread group.
+    pub(crate) fn group_walk_keep(k: &Kernel, current: TaskId, t: TaskId) -> bool {
+        Self::walk_keep(k, current, t)
+            && k.tasks[t as usize]
+                .as_ref()
+                .is_some_and(|x| x.process == k.task(current).process)
+    }
+
     /// The end of the walk: F4a completes the transit in a step of its own (a racy store).
     fn fixup_tasks_end(&mut self) -> Flow<FixupTasksToCpusPc> {
         if self.has(Fix::F4a) {
@@ -336,8 +373,9 @@ impl Exec<'_> {
                     cnt
                 };
                 let k = &*self.k;
-                match Kernel::list_next(&k.mm.thread_list, None, |t| Self::walk_keep(k, current, t))
-                {
+                match Kernel::list_next(&k.mm.thread_list, None, |t| {
+                    Self::group_walk_keep(k, current, t)
+                }) {
                     Some(next) => Flow::Next(ForOtherThreads {
                         next: Some(next),
                         cnt,
@@ -362,7 +400,7 @@ impl Exec<'_> {
                 }
                 let k = &*self.k;
                 match Kernel::list_next(&k.mm.thread_list, Some(next), |t| {
-                    Self::walk_keep(k, current, t)
+                    Self::group_walk_keep(k, current, t)
                 }) {
                     Some(next) => Flow::Next(ForOtherThreads {
                         next: Some(next),
@@ -404,8 +442,8 @@ impl Exec<'_> {
     /// After the thread-group walk (before F6d): if tasks are still unaccounted, walk every
     /// process's threads ("only for CLONE_VM processes").
     ///
-    /// model: there is one process (vfork is not modelled yet), so the task list walk visits
-    /// the thread list again, which is what the kernel's walk does for a single process.
+    /// model: the thread list holds every task of the mm in `for_each_process_thread()` order
+    /// (see [`Kernel::link_task`]); tasks of other mms are skipped by the kernel's walk anyway.
     fn fixup_tasks_process_walk(&mut self, cnt: u32) -> Flow<FixupTasksToCpusPc> {
         if cnt == 0 {
             return self.fixup_tasks_end();

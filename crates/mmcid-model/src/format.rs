@@ -96,11 +96,23 @@ pub fn format_action(k: &Kernel, action: &Action) -> String {
             format!("T{task} migrates CPU{} -> CPU{to}", k.task(task).cpu)
         }
         Action::IrqWork { cpu } => format!("CPU{cpu} irq_work: schedule_work(mm_cid.work)"),
+        Action::Propagate { cpu } => format!(
+            "CPU{cpu} now sees transit = {}",
+            if k.mm.mode & MM_CID_TRANSIT != 0 {
+                "TRANSIT"
+            } else {
+                "0"
+            }
+        ),
         Action::RunWork { task } => format!(
             "T{task}@cpu{} kworker runs mm_cid_work_fn",
             k.task(task).cpu
         ),
         Action::Fork { task } => format!("T{task}@cpu{} clone(CLONE_THREAD)", k.task(task).cpu),
+        Action::Vfork { task } => format!(
+            "T{task}@cpu{} clone(CLONE_VM) (vfork: new process, same mm)",
+            k.task(task).cpu
+        ),
         Action::ForkFail { task } => {
             format!(
                 "T{task}@cpu{} copy_process fails: bad_fork_cleanup_mm",
@@ -148,6 +160,10 @@ pub fn diff(a: &Kernel, b: &Kernel) -> Vec<String> {
         fmt_mode(a.mm.mode).into(),
         fmt_mode(b.mm.mode).into(),
     );
+    for (c, (x, y)) in a.mm.transit_seen.iter().zip(&b.mm.transit_seen).enumerate() {
+        let seen = |v: u32| if v != 0 { "TRANSIT" } else { "0" }.to_string();
+        d(format!("cpu{c} sees transit"), seen(*x), seen(*y));
+    }
     d(
         "users".into(),
         a.mm.users.to_string(),

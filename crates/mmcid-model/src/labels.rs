@@ -123,4 +123,6 @@ labels! {
     WorkNotDeferred => "mm_cid_work_fn:not-deferred",
     /// The work switches to per-task mode.
     WorkSwitchToPerTask => "mm_cid_work_fn:switch-to-per-task",
+    /// `--relaxed` before F4b: a schedule-in read a stale `transit` (spec §6.3).
+    StaleTransitRead => "mm_cid_schedin:stale-transit-read",
 }

@@ -36,6 +36,7 @@ pub mod max_cids;
 pub mod model;
 pub mod pool;
 pub mod properties;
+pub mod sim;
 pub mod state;
 pub mod switch;
 pub mod symmetry;

@@ -75,6 +75,7 @@ impl Exec<'_> {
                 mode & !MM_CID_ONCPU
             }
         };
+        self.wrote_transit();
         self.hit(if to_percpu {
             Label::ModeToPerCpu
         } else {
@@ -90,6 +91,7 @@ impl Exec<'_> {
             self.k.mm.mode = mode;
         } else {
             self.k.mm.mode &= !MM_CID_TRANSIT;
+            self.wrote_transit();
         }
     }
 

@@ -110,4 +110,29 @@ impl Exec<'_> {
     pub fn read_mode(&self) -> u32 {
         self.k.mm.mode
     }
+
+    /// B0–B1 `READ_ONCE(mm->mm_cid.transit)` on this CPU: with `--relaxed`, this CPU's
+    /// possibly stale view (spec §6.3); otherwise the current TRANSIT bit.
+    pub fn read_transit(&mut self) -> u32 {
+        let c = self.this_cpu() as usize;
+        match self.k.mm.transit_seen.get(c) {
+            Some(&seen) => {
+                if seen != self.k.mm.mode & MM_CID_TRANSIT {
+                    self.hit(Label::StaleTransitRead);
+                }
+                seen
+            }
+            None => self.k.mm.mode & MM_CID_TRANSIT,
+        }
+    }
+
+    /// A write of the B0–B1 `transit` word by this CPU: it sees its own store at once; the
+    /// other CPUs' views catch up by [`crate::env::Action::Propagate`].
+    pub fn wrote_transit(&mut self) {
+        let c = self.this_cpu() as usize;
+        let now = self.k.mm.mode & MM_CID_TRANSIT;
+        if let Some(seen) = self.k.mm.transit_seen.get_mut(c) {
+            *seen = now;
+        }
+    }
 }

@@ -8,7 +8,19 @@ use crate::config::Fix;
 use crate::model::MmCidModel;
 use crate::state::{Kernel, TaskState};
 
-/// All invariants, in report order.
+/// The invariants' names, in report order.
+pub const NAMES: [&str; 8] = [
+    "unique-cid",
+    "cid-range",
+    "ownership",
+    "exclusive",
+    "steady-state",
+    "users-count",
+    "warn",
+    "bounds",
+];
+
+/// All invariants, in report order (named as in [`NAMES`]).
 pub fn properties() -> Vec<Property<MmCidModel>> {
     vec![
         Property::always("unique-cid", |_, k| unique_cid(k)),

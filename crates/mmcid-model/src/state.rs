@@ -35,6 +35,16 @@ pub struct MmCid {
     /// `mode` (B2+), or `percpu` (ONCPU bit) + `transit` (TRANSIT bit) before F4b.
     // invariant: flipped under mutex + lock; TRANSIT cleared under the mutex only.
     pub mode: u32,
+    /// `--relaxed` before F4b (weakly ordered memory, spec §6.3): each CPU's view of the
+    /// `transit` word (its TRANSIT bit), which may lag behind the last write until an
+    /// [`crate::env::Action::Propagate`] brings it up to date. Empty otherwise.
+    ///
+    /// model: a view may lag for as long as the environment likes (no acquire of a lock the
+    /// writer released forces it); this allows more than the hardware does, which is fine
+    /// for showing that F4b's reordering is reachable but may report stalls a real machine
+    /// would not produce. The `percpu` word is always read fresh: the reported reordering is
+    /// "new percpu, old transit".
+    pub transit_seen: Vec<u32>,
     /// `max_cids`: exclusive bound for first allocation attempts and convergence.
     pub max_cids: u32,
     /// `pcpu_thrs`: 0 ⇔ per-task mode wanted; otherwise the switch-back threshold.
@@ -120,6 +130,13 @@ pub struct Task {
     pub thread: Thread,
     /// The kworker that runs `mm_cid_work_fn()`.
     pub kworker: bool,
+    /// The process (thread group) the task belongs to, numbered by creation: 0 is the process
+    /// the model starts with; each `clone(CLONE_VM)` child without `CLONE_THREAD` (vfork)
+    /// starts a new one that shares the mm (spec §6.7). Tasks without an mm have their own.
+    ///
+    /// model: a number rather than the leader's task slot, so that renumbering tasks (symmetry)
+    /// leaves it alone and a dead leader leaves nothing dangling.
+    pub process: u8,
 }
 
 /// Events the environment may still cause (spec §4.4: events that grow the state are budgeted).
@@ -135,6 +152,8 @@ pub struct Budget {
     pub execs: u32,
     /// Affinity widenings left.
     pub affinity: u32,
+    /// `clone(CLONE_VM)` (vfork-like) calls left.
+    pub vforks: u32,
 }
 
 /// A kernel WARN site reached (spec §5.2 I8).
@@ -193,6 +212,7 @@ impl Task {
             },
             thread: Thread::default(),
             kworker,
+            process: 0,
         }
     }
 }

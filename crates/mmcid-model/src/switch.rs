@@ -194,13 +194,12 @@ impl Exec<'_> {
 
     /// The TRANSIT bit to add in `mm_cid_from_task()`'s slow path: B2+ from the mode snapshot,
     /// B0–B1 a fresh `READ_ONCE(mm->mm_cid.transit)`.
-    fn transit_bit(&self, mode: u32) -> u32 {
-        let m = if self.has(Fix::F4b) {
-            mode
+    fn transit_bit(&mut self, mode: u32) -> u32 {
+        if self.has(Fix::F4b) {
+            mode & MM_CID_TRANSIT
         } else {
-            self.read_mode()
-        };
-        m & MM_CID_TRANSIT
+            self.read_transit()
+        }
     }
 
     /// `mm_cid_from_task()`.
@@ -260,12 +259,12 @@ impl Exec<'_> {
 
     /// Whether `mm_cid_from_cpu()` marks the CID TRANSIT (F4a: a task→CPU transition is in
     /// progress; with the two-word encoding, `READ_ONCE(transit)`).
-    fn cpu_cid_needs_transit(&self, mode: u32) -> bool {
+    fn cpu_cid_needs_transit(&mut self, mode: u32) -> bool {
         self.has(Fix::F4a)
             && cid_in_transit(if self.has(Fix::F4b) {
                 mode
             } else {
-                self.read_mode()
+                self.read_transit()
             })
     }
 

@@ -114,7 +114,7 @@ fn map_frame(frame: &Frame, f: &impl Fn(TaskId) -> TaskId) -> Frame {
         Frame::MmCidConverge(pc @ ConvergePc::TryGet { .. }) => Frame::MmCidConverge(pc),
         Frame::MmGetCid(pc @ (GetCidPc::First | GetCidPc::Retry)) => Frame::MmGetCid(pc),
         Frame::CopyProcess(pc) => Frame::CopyProcess(match pc {
-            CopyProcessPc::DupTaskStruct => CopyProcessPc::DupTaskStruct,
+            pc @ CopyProcessPc::DupTaskStruct { .. } => pc,
             CopyProcessPc::AfterCopyMm { child } => CopyProcessPc::AfterCopyMm { child: f(child) },
             CopyProcessPc::LinkChild { child } => CopyProcessPc::LinkChild { child: f(child) },
             CopyProcessPc::AfterPostFork { child } => {

@@ -111,6 +111,7 @@ fn latest_default_configuration_holds_with_pinned_counts() {
             "mm_update_cpus_allowed:queue-work",
             "mm_cid_work_fn:not-deferred",
             "mm_cid_work_fn:switch-to-per-task",
+            "mm_cid_schedin:stale-transit-read",
         ]
     );
 }
