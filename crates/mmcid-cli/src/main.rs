@@ -229,6 +229,13 @@ fn run_replay(args: ReplayArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
     if simulate::is_sim_trace(&text) {
+        if args.html.is_some() {
+            return Err(UsageError(
+                "--html needs a trace of `mmcid check --trace-out`; this is a simulator trace"
+                    .into(),
+            )
+            .into());
+        }
         return simulate::run_sim_replay(&args.file, &text, args.full_states);
     }
     let loaded = tracefile::load(&text).map_err(|e| format!("{}: {e}", args.file.display()))?;

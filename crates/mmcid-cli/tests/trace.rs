@@ -700,3 +700,23 @@ fn html_is_not_written_without_a_counterexample() {
     );
     assert!(!page.exists());
 }
+
+#[test]
+fn html_of_a_simulator_trace_is_refused() {
+    let sim = tmp("sim.json");
+    std::fs::write(&sim, r#"{"format": "mmcid-sim-trace", "version": 1}"#).unwrap();
+    let page = tmp("sim.html");
+    let o = mmcid(&[
+        "replay",
+        sim.to_str().unwrap(),
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("--html needs a trace of"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!page.exists());
+}
