@@ -155,7 +155,11 @@ document.getElementById("explanation").textContent = D.explanation.join("\n");
 const thead = document.querySelector("#timeline thead");
 const hr = el("tr");
 hr.appendChild(el("th", {"class": "num"}, "#"));
-for (let c = 0; c < D.cpus; c++) hr.appendChild(el("th", {}, "CPU" + c));
+// CPUs that run no step get a narrow column.
+const busy = new Set(D.steps.map((s) => s.cpu));
+for (let c = 0; c < D.cpus; c++) {
+  hr.appendChild(el("th", busy.has(c) ? {} : {"style": "width: 4em"}, "CPU" + c));
+}
 thead.appendChild(hr);
 const tbody = document.querySelector("#timeline tbody");
 const rows = [];
