@@ -126,6 +126,15 @@ pub struct CheckArgs {
     /// Print whole states in traces, not only what changed.
     #[arg(long)]
     pub full_states: bool,
+    /// Write the first counterexample as a self-contained HTML page that steps through it.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Width of the CPU-column trace (default: $COLUMNS, the terminal's width, or 100).
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+    /// Print traces as a numbered step list instead of CPU columns.
+    #[arg(long)]
+    pub steps: bool,
 }
 
 /// Flags of `mmcid replay`.
@@ -136,6 +145,15 @@ pub struct ReplayArgs {
     /// Print whole states, not only what changed.
     #[arg(long)]
     pub full_states: bool,
+    /// Also write the trace as a self-contained HTML page that steps through it.
+    #[arg(long, value_name = "OUT")]
+    pub html: Option<PathBuf>,
+    /// Width of the CPU-column trace (default: $COLUMNS, the terminal's width, or 100).
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+    /// Print the trace as a numbered step list instead of CPU columns.
+    #[arg(long)]
+    pub steps: bool,
 }
 
 /// A usage error (exit code 2).

@@ -4,6 +4,8 @@
 //! 2 bad usage or input, 3 the run stopped early (limit or Ctrl-C) without a violation.
 
 mod args;
+mod columns;
+mod html;
 mod output;
 mod simulate;
 mod tracefile;
@@ -146,6 +148,10 @@ fn run_check(args: CheckArgs) -> Result<u8, Box<dyn std::error::Error>> {
             workers
         );
     }
+    let render = mmcid_model::timeline::RenderOptions {
+        width: columns::width(args.width)?,
+        full_states: args.full_states,
+    };
     let report = check(&model, &config);
     if std::io::stderr().is_terminal() {
         eprint!("\r{:80}\r", "");
@@ -160,6 +166,19 @@ fn run_check(args: CheckArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
     }
+    if let Some(path) = &args.html {
+        if let Some(d) = failures.iter().find(|d| d.trace.is_some()) {
+            let trace = d.trace.as_ref().expect("filtered on a trace");
+            let page = columns::html_page(&model, trace, d.property, &d.kind.to_string(), d.agent);
+            std::fs::write(path, page)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        } else {
+            eprintln!(
+                "mmcid: no counterexample, so {} was not written",
+                path.display()
+            );
+        }
+    }
     if args.json {
         println!(
             "{}",
@@ -167,7 +186,11 @@ fn run_check(args: CheckArgs) -> Result<u8, Box<dyn std::error::Error>> {
         );
     } else {
         for d in &failures {
-            output::print_discovery(&model, d, args.full_states);
+            if args.steps {
+                output::print_discovery(&model, d, args.full_states);
+            } else {
+                columns::print_discovery(&model, d, render);
+            }
         }
         if report.unreached_labels_are_final() {
             println!();
@@ -206,6 +229,13 @@ fn run_replay(args: ReplayArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
     if simulate::is_sim_trace(&text) {
+        if args.html.is_some() {
+            return Err(UsageError(
+                "--html needs a trace of `mmcid check --trace-out`; this is a simulator trace"
+                    .into(),
+            )
+            .into());
+        }
         return simulate::run_sim_replay(&args.file, &text, args.full_states);
     }
     let loaded = tracefile::load(&text).map_err(|e| format!("{}: {e}", args.file.display()))?;
@@ -215,6 +245,17 @@ fn run_replay(args: ReplayArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let states = trace.states();
     for (i, action) in trace.actions().iter().enumerate() {
         let now = model.format_action(&states[i], action);
+        if let Some(Some(cpu)) = loaded.cpus.get(i) {
+            let runs_on = u64::from(model.action_meta(&states[i], action).agent.0);
+            if *cpu != runs_on {
+                return Err(format!(
+                    "{}: step {} does not replay: the trace recorded it on CPU{cpu} but the model runs it on CPU{runs_on}",
+                    args.file.display(),
+                    i + 1
+                )
+                .into());
+            }
+        }
         match loaded.actions.get(i) {
             Some(rec) if *rec == now => {}
             Some(rec) => {
@@ -244,13 +285,21 @@ fn run_replay(args: ReplayArgs) -> Result<u8, Box<dyn std::error::Error>> {
         )
         .into());
     }
+    let render = mmcid_model::timeline::RenderOptions {
+        width: columns::width(args.width)?,
+        full_states: args.full_states,
+    };
     let last = trace.final_state();
+    let mut agent = None;
     let recurs = match loaded.property.as_str() {
         "livelock" | "stall" => {
             let mut waiting = Vec::new();
             model.waiting(last, &mut waiting);
-            let names: Vec<String> = waiting.iter().map(|&a| model.format_agent(a)).collect();
-            loaded.agent.as_ref().is_some_and(|a| names.contains(a))
+            agent = waiting
+                .iter()
+                .copied()
+                .find(|&a| loaded.agent.as_ref() == Some(&model.format_agent(a)));
+            agent.is_some()
         }
         "deadlock" => {
             let mut acts = Vec::new();
@@ -272,6 +321,10 @@ fn run_replay(args: ReplayArgs) -> Result<u8, Box<dyn std::error::Error>> {
         )
         .into());
     }
+    if let Some(path) = &args.html {
+        let page = columns::html_page(&model, &trace, &loaded.property, &loaded.kind, agent);
+        std::fs::write(path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     println!(
         "replayed {} steps: {} ({}) recurs{}",
         trace.len(),
@@ -279,9 +332,15 @@ fn run_replay(args: ReplayArgs) -> Result<u8, Box<dyn std::error::Error>> {
         loaded.kind,
         loaded
             .agent
+            .as_ref()
             .map(|a| format!(" for {a}"))
             .unwrap_or_default()
     );
-    print!("{}", trace.display(&model).full_states(args.full_states));
+    if args.steps {
+        print!("{}", trace.display(&model).full_states(args.full_states));
+    } else {
+        println!("{}", columns::scenario_line(model.scenario()));
+        columns::print_trace(&model, &trace, &loaded.property, agent, render);
+    }
     Ok(1)
 }

@@ -2,8 +2,9 @@
 //!
 //! Format (version 1): `{"format": "mmcid-trace", "version": 1, "scenario": {...},
 //! "property": NAME, "kind": KIND, "agent": NAME|null, "token": "<init>/<a1>/...",
-//! "steps": [{"action": TEXT, "changes": [TEXT, ...]}, ...]}`. The token is what replays: the
-//! action indices at each step; `steps` is for people and is checked against the replay.
+//! "steps": [{"cpu": N, "action": TEXT, "changes": [TEXT, ...]}, ...]}`. The token is what
+//! replays: the action indices at each step; `steps` is for people and is checked against the
+//! replay (`cpu`, added later in version 1, is optional). docs/trace-format.md has the details.
 
 use mmcid_checker::{Discovery, Model, Trace};
 use mmcid_model::{Fix, Fixes, KernelVersion, MmCidModel, Scenario, Stage};
@@ -44,7 +45,11 @@ pub fn steps_json(model: &MmCidModel, trace: &Trace<MmCidModel>) -> Value {
                 .format_step(&states[i], a, &states[i + 1])
                 .map(|d| d.lines().map(str::to_string).collect())
                 .unwrap_or_default();
-            json!({"action": model.format_action(&states[i], a), "changes": changes})
+            json!({
+                "cpu": model.action_meta(&states[i], a).agent.0,
+                "action": model.format_action(&states[i], a),
+                "changes": changes,
+            })
         })
         .collect();
     Value::Array(steps)
@@ -79,6 +84,8 @@ pub struct LoadedTrace {
     pub token: String,
     /// The recorded action texts.
     pub actions: Vec<String>,
+    /// The recorded CPU of each step, where the file has it.
+    pub cpus: Vec<Option<u64>>,
 }
 
 fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
@@ -155,11 +162,23 @@ pub fn load(text: &str) -> Result<LoadedTrace, String> {
     scenario
         .validate()
         .map_err(|e| format!("impossible scenario: {e}"))?;
-    let actions = field(&v, "steps")?
+    let steps = field(&v, "steps")?
         .as_array()
-        .ok_or("'steps' is not a list")?
+        .ok_or("'steps' is not a list")?;
+    let actions = steps
         .iter()
         .map(|st| string(st, "action"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cpus = steps
+        .iter()
+        .enumerate()
+        .map(|(i, st)| match st.get("cpu") {
+            None | Some(Value::Null) => Ok(None),
+            Some(c) => c
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| format!("step {}: 'cpu' is not a non-negative integer", i + 1)),
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(LoadedTrace {
         scenario,
@@ -168,5 +187,6 @@ pub fn load(text: &str) -> Result<LoadedTrace, String> {
         agent: v.get("agent").and_then(Value::as_str).map(str::to_string),
         token: string(&v, "token")?,
         actions,
+        cpus,
     })
 }

@@ -43,18 +43,18 @@ pub fn format_frame(frame: &Frame) -> String {
     format!("{}:{}", frame_function(frame), inner)
 }
 
-fn task_name(t: Option<u16>) -> String {
+pub(crate) fn task_name(t: Option<u16>) -> String {
     t.map_or_else(|| "idle".to_string(), |t| format!("T{t}"))
 }
 
-fn lock_name(l: Lock) -> String {
+pub(crate) fn lock_name(l: Lock) -> String {
     match l {
         Lock::Rq(c) => format!("rq{c}.lock"),
         Lock::MmCid => "mm_cid.lock".to_string(),
     }
 }
 
-fn holder_name(h: Holder) -> String {
+pub(crate) fn holder_name(h: Holder) -> String {
     match h {
         Holder::Cpu(c) => format!("CPU{c} (context switch)"),
         Holder::Task(t) => format!("T{t}"),
@@ -136,7 +136,7 @@ pub fn format_action(k: &Kernel, action: &Action) -> String {
     }
 }
 
-fn fmt_state(s: TaskState) -> &'static str {
+pub(crate) fn fmt_state(s: TaskState) -> &'static str {
     match s {
         TaskState::New => "new",
         TaskState::Runnable => "runnable",

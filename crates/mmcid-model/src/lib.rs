@@ -41,6 +41,7 @@ pub mod state;
 pub mod switch;
 pub mod symmetry;
 pub mod thread;
+pub mod timeline;
 
 pub use config::{ConfigError, Fix, Fixes, KernelVersion, Scenario, Stage};
 pub use env::Action;
