@@ -404,7 +404,8 @@ fn check_args<'a>(bug: &'a Bug, extra: &[&'a str]) -> Vec<&'a str> {
 
 /// Writes the bug's trace file and returns its path and parsed JSON.
 fn trace_of(bug: &Bug) -> (PathBuf, Value) {
-    let file = tmp(&format!("{}.json", bug.name));
+    // Its own file name: the round-trip test writes `<name>.json` at the same time.
+    let file = tmp(&format!("base-{}.json", bug.name));
     let path = file.to_str().unwrap().to_string();
     let o = mmcid(&check_args(bug, &["--trace-out", &path]));
     assert_eq!(code(&o), 1, "{}: {}", bug.name, stderr(&o));
