@@ -1,168 +1,438 @@
 //! Level-synchronous parallel breadth-first search.
 //!
 //! The states of one depth (the *frontier*) are explored in parallel; their new successors are
-//! collected, and only when the whole depth is done do they become the next frontier. Every
-//! state's parent link is stored in the seen-set (keyed by fingerprint, of the representative
-//! with symmetry on), so the path to any state is a shortest one, kept as an initial-state index
-//! and action indices and rebuilt by replaying the model ([`crate::Trace`]).
+//! collected, and only when the whole depth is done do they become the next frontier. The path
+//! to any state is a shortest one, kept as an initial-state index and action indices and
+//! rebuilt by replaying the model ([`crate::Trace`]).
+//!
+//! # Memory
+//!
+//! - The seen-set holds only the 64-bit fingerprints (of the representatives with symmetry on),
+//!   8 bytes per state, in sorted buckets indexed by the top bits: no hash-table slack, and no
+//!   lossy hashing beyond the fingerprint itself (the report gives the collision probability).
+//!   Workers only read it while a depth is explored; the new fingerprints are merged in between
+//!   depths.
+//! - New states of a depth are first collected in a concurrent open-addressing table of
+//!   (fingerprint, order) pairs, where the order names the parent and action (see below). The
+//!   states themselves are not kept: once the depth is done, the winning (parent, action) pairs
+//!   are replayed to build the next frontier, one `next_state` per new state.
+//! - Parent links are kept per depth as a byte stream of small deltas (about 2 bytes per
+//!   state), enough to rebuild the path to any state of the search.
+//! - The frontier stores states packed ([`Model::pack`]) if the model packs them.
 //!
 //! # Determinism
 //!
 //! Results do not depend on the number of workers or on their timing. Each candidate successor
 //! is ordered by `(position of its parent in the frontier, action index)`; when several parents
-//! reach the same new state, the smallest order wins, and the next frontier is sorted by it. By
-//! induction the frontier is sorted by path (initial-state index, then action indices), each
-//! state's stored path is the lexicographically smallest shortest path, and the next frontier is
-//! exactly what a sequential search would build. A finding at depth `d` is kept for the smallest
-//! frontier position, so the reported trace is the smallest shortest one as well.
+//! reach the same new state, the smallest order wins (an atomic minimum), and the next frontier
+//! is sorted by it. By induction the frontier is sorted by path (initial-state index, then
+//! action indices), each state's stored path is the lexicographically smallest shortest path,
+//! and the next frontier is exactly what a sequential search would build. A finding at depth `d`
+//! is kept for the smallest frontier position, so the reported trace is the smallest shortest
+//! one as well.
 //!
 //! # Symmetry
 //!
 //! With symmetry on, states are deduplicated on the fingerprint of [`Model::representative`],
-//! but the frontier keeps the *original* successor, and paths continue from it. The
-//! representative may not be reachable at all, and the action indices of a path are only
-//! meaningful in the states that the replay reaches, which are the originals. (Stateright marks
-//! the same choice with an "IMPORTANT" comment.)
+//! but the frontier keeps the *original* successor (the one the winning parent and action
+//! produce), and paths continue from it. The representative may not be reachable at all, and
+//! the action indices of a path are only meaningful in the states that the replay reaches,
+//! which are the originals. (Stateright marks the same choice with an "IMPORTANT" comment.)
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::explore::{merge_findings, Context, Decided, SearchEnd, SlotFindings, Visit};
-use crate::fingerprint::{estimated_size, Fingerprint, IdentityBuild};
+use crate::fingerprint::{estimated_size, Fingerprint};
 use crate::model::{Coverage, Model};
 use crate::report::{Outcome, StopReason};
 use crate::Progress;
 
-const SHARDS: usize = 64;
 /// Frontier positions a worker claims at a time.
-const BLOCK: usize = 16;
+const BLOCK: usize = 32;
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// Bits of an order that hold the action index; the rest hold the parent's position.
+const ACTION_BITS: u32 = 20;
+const ACTION_MASK: u64 = (1 << ACTION_BITS) - 1;
+/// The seen-set splits its buckets when they hold this many fingerprints on average.
+const BUCKET_TARGET: usize = 512;
+/// Below this many keys, merging them into the seen-set is not worth a thread.
+const PARALLEL_MIN: usize = 1 << 14;
 
-/// How a state was first reached.
-#[derive(Clone, Copy)]
-struct Link {
-    /// The parent's key; for an initial state, its index in `init_states`.
-    parent: u64,
-    /// The action index in the parent; [`INIT`] for an initial state.
-    action: u32,
+/// The order of a successor: its parent's frontier position, then the action index.
+fn order(pos: usize, action: usize) -> u64 {
+    assert!(
+        action as u64 <= ACTION_MASK,
+        "a state has more than {ACTION_MASK} actions"
+    );
+    ((pos as u64) << ACTION_BITS) | action as u64
 }
 
-const INIT: u32 = u32::MAX;
-
-fn shard_of(key: Fingerprint) -> usize {
-    // Middle bits: the maps use the low bits for buckets and the high ones for tags.
-    (key >> 32) as usize % SHARDS
+fn split_order(order: u64) -> (usize, usize) {
+    (
+        (order >> ACTION_BITS) as usize,
+        (order & ACTION_MASK) as usize,
+    )
 }
 
-/// Every state found so far, with its parent link.
+/// Every fingerprint found so far, in buckets by their top `bits`, each sorted.
 struct Seen {
-    shards: Vec<HashMap<Fingerprint, Link, IdentityBuild>>,
+    bits: u32,
+    buckets: Vec<Vec<Fingerprint>>,
     len: u64,
 }
 
 impl Seen {
     fn new() -> Self {
         Seen {
-            shards: (0..SHARDS).map(|_| HashMap::default()).collect(),
+            bits: 4,
+            buckets: vec![Vec::new(); 16],
             len: 0,
         }
     }
 
+    #[inline]
+    fn bucket_of(bits: u32, key: Fingerprint) -> usize {
+        (key >> (64 - bits)) as usize
+    }
+
+    #[inline]
     fn contains(&self, key: Fingerprint) -> bool {
-        self.shards[shard_of(key)].contains_key(&key)
-    }
-
-    fn insert(&mut self, key: Fingerprint, link: Link) -> bool {
-        let new = self.shards[shard_of(key)].insert(key, link).is_none();
-        self.len += u64::from(new);
-        new
-    }
-
-    /// The initial-state index and action indices of the stored path to `key`.
-    fn path(&self, mut key: Fingerprint) -> (usize, Vec<usize>) {
-        let mut actions = Vec::new();
-        loop {
-            let link = self.shards[shard_of(key)][&key];
-            if link.action == INIT {
-                actions.reverse();
-                return (link.parent as usize, actions);
-            }
-            actions.push(link.action as usize);
-            key = link.parent;
+        let bucket = &self.buckets[Self::bucket_of(self.bits, key)];
+        if bucket.is_empty() {
+            return false;
         }
+        // Fingerprints are uniform: guess the position from the bits below the bucket's, then
+        // walk a few steps; fall back to a binary search on the right side.
+        let below = key << self.bits;
+        let guess = ((u128::from(below) * bucket.len() as u128) >> 64) as usize;
+        let at = bucket[guess];
+        if at == key {
+            return true;
+        }
+        if at < key {
+            let rest = &bucket[guess + 1..];
+            for (n, &k) in rest.iter().enumerate() {
+                if k >= key {
+                    return k == key;
+                }
+                if n == 8 {
+                    return rest[n + 1..].binary_search(&key).is_ok();
+                }
+            }
+            false
+        } else {
+            let rest = &bucket[..guess];
+            for (n, &k) in rest.iter().rev().enumerate() {
+                if k <= key {
+                    return k == key;
+                }
+                if n == 8 {
+                    return rest[..rest.len() - n - 1].binary_search(&key).is_ok();
+                }
+            }
+            false
+        }
+    }
+
+    /// Adds `keys`: sorted, distinct, and none of them in the set yet.
+    fn insert_sorted(&mut self, keys: &[Fingerprint], workers: usize) {
+        self.len += keys.len() as u64;
+        while self.len > (self.buckets.len() * BUCKET_TARGET) as u64 && self.bits < 40 {
+            self.split();
+        }
+        let bits = self.bits;
+        let chunks = if keys.len() >= PARALLEL_MIN {
+            workers.max(1)
+        } else {
+            1
+        };
+        let per = self.buckets.len().div_ceil(chunks);
+        std::thread::scope(|scope| {
+            for (c, chunk) in self.buckets.chunks_mut(per).enumerate() {
+                let first = c * per;
+                let lo = keys.partition_point(|&k| Self::bucket_of(bits, k) < first);
+                let hi = keys.partition_point(|&k| Self::bucket_of(bits, k) < first + chunk.len());
+                let part = &keys[lo..hi];
+                if chunks == 1 {
+                    merge_into(chunk, first, bits, part);
+                } else {
+                    scope.spawn(move || merge_into(chunk, first, bits, part));
+                }
+            }
+        });
+    }
+
+    /// Doubles the number of buckets: each one splits on the next bit.
+    fn split(&mut self) {
+        let bit = 63 - self.bits;
+        let old = std::mem::take(&mut self.buckets);
+        let mut buckets = Vec::with_capacity(old.len() * 2);
+        for mut low in old {
+            let mid = low.partition_point(|&k| (k >> bit) & 1 == 0);
+            let high = low[mid..].to_vec();
+            low.truncate(mid);
+            low.shrink_to_fit();
+            buckets.push(low);
+            buckets.push(high);
+        }
+        self.buckets = buckets;
+        self.bits += 1;
     }
 
     fn bytes(&self) -> u64 {
-        let entry = std::mem::size_of::<(Fingerprint, Link)>() as u64 + 1;
-        self.shards.iter().map(|m| m.capacity() as u64).sum::<u64>() * entry
+        let vec = std::mem::size_of::<Vec<Fingerprint>>() as u64;
+        self.buckets
+            .iter()
+            .map(|b| b.capacity() as u64 * 8 + vec)
+            .sum()
     }
 }
 
-struct Node<S> {
-    key: Fingerprint,
-    state: S,
+/// Merges the sorted `keys` into `buckets` (numbers `first`, `first + 1`, …).
+fn merge_into(buckets: &mut [Vec<Fingerprint>], first: usize, bits: u32, mut keys: &[Fingerprint]) {
+    for (i, bucket) in buckets.iter_mut().enumerate() {
+        let n = keys.partition_point(|&k| Seen::bucket_of(bits, k) <= first + i);
+        let (mine, rest) = keys.split_at(n);
+        keys = rest;
+        if mine.is_empty() {
+            continue;
+        }
+        let mut merged = Vec::with_capacity(bucket.len() + mine.len());
+        let (mut a, mut b) = (bucket.iter().peekable(), mine.iter().peekable());
+        while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
+            if x < y {
+                merged.push(x);
+                a.next();
+            } else {
+                merged.push(y);
+                b.next();
+            }
+        }
+        merged.extend(a);
+        merged.extend(b);
+        *bucket = merged;
+    }
 }
 
-struct Candidate<S> {
-    /// (parent's frontier position, action index): the smallest wins.
-    order: (usize, u32),
-    parent: Fingerprint,
-    state: S,
+const EMPTY: u64 = 0;
+const NO_ORDER: u64 = u64::MAX;
+
+/// The new states of one depth: open addressing over (fingerprint, smallest order) pairs.
+/// Fingerprint 0 marks an empty slot, so the state with that fingerprint is kept aside.
+struct Table {
+    slots: Vec<[AtomicU64; 2]>,
+    zero: AtomicU64,
 }
 
-type CandidateMap<S> = HashMap<Fingerprint, Candidate<S>, IdentityBuild>;
-
-/// The new states of the next depth, as the workers find them.
-struct NextLevel<S> {
-    shards: Vec<Mutex<CandidateMap<S>>>,
-    count: AtomicU64,
-}
-
-impl<S> NextLevel<S> {
-    fn new() -> Self {
-        NextLevel {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            count: AtomicU64::new(0),
+impl Table {
+    fn new(capacity: usize) -> Self {
+        Table {
+            slots: (0..capacity.max(64))
+                .map(|_| [AtomicU64::new(EMPTY), AtomicU64::new(NO_ORDER)])
+                .collect(),
+            zero: AtomicU64::new(NO_ORDER),
         }
     }
 
-    /// Offers a successor; returns whether its key is new to this depth.
-    fn offer(&self, key: Fingerprint, candidate: Candidate<S>) -> bool {
-        let mut shard = self.shards[shard_of(key)].lock().expect("frontier lock");
-        match shard.entry(key) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(candidate);
-                self.count.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            std::collections::hash_map::Entry::Occupied(mut e) => {
-                if candidate.order < e.get().order {
-                    e.insert(candidate);
+    /// How many entries the table may hold (three quarters of the slots).
+    fn limit(&self) -> usize {
+        self.slots.len() / 4 * 3
+    }
+
+    fn bytes(&self) -> u64 {
+        self.slots.len() as u64 * 16
+    }
+
+    /// Records that `key` is reached with `order`; returns whether `key` is new to the table.
+    /// The caller has made sure there is room.
+    #[inline]
+    fn insert_min(&self, key: Fingerprint, order: u64) -> bool {
+        if key == EMPTY {
+            return self.zero.fetch_min(order, Ordering::Relaxed) == NO_ORDER;
+        }
+        let len = self.slots.len();
+        let mut i = ((u128::from(key) * len as u128) >> 64) as usize;
+        loop {
+            let slot = &self.slots[i];
+            let mut k = slot[0].load(Ordering::Relaxed);
+            if k == EMPTY {
+                match slot[0].compare_exchange(EMPTY, key, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => {
+                        slot[1].fetch_min(order, Ordering::Relaxed);
+                        return true;
+                    }
+                    Err(actual) => k = actual,
                 }
-                false
+            }
+            if k == key {
+                slot[1].fetch_min(order, Ordering::Relaxed);
+                return false;
+            }
+            i += 1;
+            if i == len {
+                i = 0;
             }
         }
     }
 
-    /// The candidates in order.
-    fn into_sorted(self) -> Vec<(Fingerprint, Candidate<S>)> {
-        let mut all: Vec<_> = self
-            .shards
+    /// A table twice as large with the same entries.
+    fn grown(&self) -> Table {
+        let bigger = Table::new(self.slots.len() * 2);
+        for slot in &self.slots {
+            let key = slot[0].load(Ordering::Relaxed);
+            if key != EMPTY {
+                bigger.insert_min(key, slot[1].load(Ordering::Relaxed));
+            }
+        }
+        bigger
+            .zero
+            .store(self.zero.load(Ordering::Relaxed), Ordering::Relaxed);
+        bigger
+    }
+
+    /// The (fingerprint, order) entries, in the table's own memory.
+    fn into_entries(self) -> Vec<[u64; 2]> {
+        let zero = self.zero.into_inner();
+        let mut entries: Vec<[u64; 2]> = self
+            .slots
             .into_iter()
-            .flat_map(|m| m.into_inner().expect("frontier lock"))
+            .map(|[k, o]| [k.into_inner(), o.into_inner()])
+            .filter(|e| e[0] != EMPTY)
             .collect();
-        all.sort_unstable_by_key(|(_, c)| c.order);
-        all
+        if zero != NO_ORDER {
+            entries.push([EMPTY, zero]);
+        }
+        entries
+    }
+}
+
+/// The states of one depth, in frontier order: as they are, or packed.
+enum States<S> {
+    Raw(Vec<S>),
+    Packed { words: usize, data: Vec<u64> },
+}
+
+impl<S> States<S> {
+    fn len(&self) -> usize {
+        match self {
+            States::Raw(v) => v.len(),
+            States::Packed { words, data } => data.len() / words,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with state number `i`.
+    #[inline]
+    fn with<M: Model<State = S>, R>(&self, model: &M, i: usize, f: impl FnOnce(&S) -> R) -> R {
+        match self {
+            States::Raw(v) => f(&v[i]),
+            States::Packed { words, data } => f(&model.unpack(&data[i * words..(i + 1) * words])),
+        }
+    }
+
+    fn empty_like(model: &impl Model<State = S>) -> Self {
+        match model.packed_words() {
+            0 => States::Raw(Vec::new()),
+            words => States::Packed {
+                words,
+                data: Vec::new(),
+            },
+        }
+    }
+
+    fn push<M: Model<State = S>>(&mut self, model: &M, state: S) {
+        match self {
+            States::Raw(v) => v.push(state),
+            States::Packed { words, data } => {
+                let at = data.len();
+                data.resize(at + *words, 0);
+                model.pack(&state, &mut data[at..]);
+            }
+        }
+    }
+
+    fn append(&mut self, other: &mut Self) {
+        match (self, other) {
+            (States::Raw(a), States::Raw(b)) => a.append(b),
+            (States::Packed { data: a, .. }, States::Packed { data: b, .. }) => a.append(b),
+            _ => unreachable!("one model packs either always or never"),
+        }
+    }
+}
+
+/// Per depth, the parent position (as a delta to the previous entry's) and action index of
+/// every state, as LEB128 numbers.
+#[derive(Default)]
+struct Parents {
+    bytes: Vec<u8>,
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn get_varint(bytes: &[u8], at: &mut usize) -> u64 {
+    let mut n = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = bytes[*at];
+        *at += 1;
+        n |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return n;
+        }
+        shift += 7;
+    }
+}
+
+impl Parents {
+    /// From the new states' (fingerprint, order) entries, sorted by order.
+    fn from_sorted(entries: &[[u64; 2]]) -> Self {
+        let mut bytes = Vec::with_capacity(entries.len() * 2);
+        let mut last = 0usize;
+        for e in entries {
+            let (pos, action) = split_order(e[1]);
+            put_varint(&mut bytes, (pos - last) as u64);
+            put_varint(&mut bytes, action as u64);
+            last = pos;
+        }
+        bytes.shrink_to_fit();
+        Parents { bytes }
+    }
+
+    /// The parent position and action index of state number `index`.
+    fn get(&self, index: usize) -> (usize, usize) {
+        let (mut at, mut pos) = (0, 0usize);
+        for i in 0..=index {
+            pos += get_varint(&self.bytes, &mut at) as usize;
+            let action = get_varint(&self.bytes, &mut at) as usize;
+            if i == index {
+                return (pos, action);
+            }
+        }
+        unreachable!("the loop returns at `index`")
     }
 }
 
 /// What the workers share while they explore one depth.
 struct Level<'l, S> {
-    frontier: &'l [Node<S>],
+    frontier: &'l States<S>,
     seen: &'l Seen,
-    next: NextLevel<S>,
+    table: RwLock<Table>,
+    // invariant: at least the number of entries of `table` (plus room reserved by workers).
+    reserved: AtomicUsize,
+    /// New states so far.
+    count: AtomicU64,
+    table_bytes: AtomicU64,
     // invariant: positions below `cursor` are claimed by some worker.
     cursor: AtomicUsize,
     /// Whether successors may be added (false at the maximum depth).
@@ -172,9 +442,8 @@ struct Level<'l, S> {
     /// Per slot, the smallest frontier position with a finding at this depth so far.
     best: Vec<AtomicUsize>,
     transitions: AtomicU64,
-    /// Estimated bytes of the seen-set and frontier.
+    /// Estimated bytes of the seen-set, the parent links and the frontier.
     base_bytes: u64,
-    candidate_bytes: u64,
 }
 
 struct WorkerOut {
@@ -184,40 +453,57 @@ struct WorkerOut {
     truncated: bool,
 }
 
+/// A slot decided by the search: where the state is, its key, and the finding.
+type DecidedAt = (usize, usize, Fingerprint, crate::explore::Finding);
+
 /// Runs the search to its end.
 pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
     let (model, config) = (ctx.model, ctx.config);
     let mut seen = Seen::new();
-    let mut frontier = Vec::new();
+    let mut frontier = States::empty_like(model);
+    let mut init_index = Vec::new();
+    let mut init_keys = Vec::new();
     for (i, state) in model.init_states().into_iter().enumerate() {
         let key = ctx.key(&state);
-        if seen.insert(
-            key,
-            Link {
-                parent: i as u64,
-                action: INIT,
-            },
-        ) {
-            frontier.push(Node { key, state });
+        if !init_keys.contains(&key) {
+            init_keys.push(key);
+            init_index.push(i);
+            frontier.push(model, state);
         }
     }
+    init_keys.sort_unstable();
+    seen.insert_sorted(&init_keys, 1);
+    let mut parents: Vec<Parents> = vec![Parents::default()];
     let initial_states = frontier.len() as u64;
-    let mut decided: Vec<Option<(Fingerprint, crate::explore::Finding)>> = vec![None; ctx.slots()];
+    let mut decided: Vec<Option<DecidedAt>> = vec![None; ctx.slots()];
     let mut coverage = Coverage::new();
     let mut transitions = 0u64;
     let mut depth = 0usize;
     let mut last_progress = Instant::now();
+    let mut growth = 1.0f64;
     let outcome = loop {
         if frontier.is_empty() {
             break Outcome::Complete;
         }
         sample_state_size(ctx, &frontier);
-        let heap = ctx.state_heap_bytes.load(Ordering::Relaxed);
-        let node_bytes = std::mem::size_of::<Node<M::State>>() as u64 + heap;
+        let frontier_bytes = match &frontier {
+            States::Raw(v) => {
+                v.len() as u64
+                    * (std::mem::size_of::<M::State>() as u64
+                        + ctx.state_heap_bytes.load(Ordering::Relaxed))
+            }
+            States::Packed { data, .. } => data.capacity() as u64 * 8,
+        };
+        let parent_bytes: u64 = parents.iter().map(|p| p.bytes.capacity() as u64).sum();
+        let expected = (frontier.len() as f64 * growth * 1.2) as usize;
+        let table = Table::new(expected * 4 / 3 + 64);
         let level = Level {
             frontier: &frontier,
             seen: &seen,
-            next: NextLevel::new(),
+            reserved: AtomicUsize::new(0),
+            count: AtomicU64::new(0),
+            table_bytes: AtomicU64::new(table.bytes()),
+            table: RwLock::new(table),
             cursor: AtomicUsize::new(0),
             expand: config.max_depth.is_none_or(|max| depth < max),
             decided: decided.iter().map(Option::is_some).collect(),
@@ -225,11 +511,7 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
                 .map(|_| AtomicUsize::new(usize::MAX))
                 .collect(),
             transitions: AtomicU64::new(0),
-            base_bytes: seen.bytes() + frontier.len() as u64 * node_bytes,
-            candidate_bytes: (std::mem::size_of::<(Fingerprint, Candidate<M::State>)>() as u64 + 1)
-                * 8
-                / 7
-                + heap,
+            base_bytes: seen.bytes() + parent_bytes + frontier_bytes,
         };
         let outs = run_level(ctx, &level, depth, transitions, &mut last_progress);
         let mut findings: SlotFindings = vec![None; ctx.slots()];
@@ -242,27 +524,31 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
         }
         for (slot, found) in findings.into_iter().enumerate() {
             if let (None, Some((pos, finding))) = (&decided[slot], found) {
-                decided[slot] = Some((frontier[pos].key, finding));
+                let key = frontier.with(model, pos, |s| ctx.key(s));
+                decided[slot] = Some((depth, pos, key, finding));
             }
         }
-        let mut candidates = level.next.into_sorted();
+        let mut entries = level
+            .table
+            .into_inner()
+            .expect("level table lock")
+            .into_entries();
+        entries.sort_unstable_by_key(|e| e[1]);
         if ctx.abort_reason() == Some(StopReason::MaxStates) {
             let room = config.max_states.unwrap_or(0).saturating_sub(seen.len);
-            candidates.truncate(usize::try_from(room).unwrap_or(usize::MAX));
+            entries.truncate(usize::try_from(room).unwrap_or(usize::MAX));
         }
-        drop(frontier);
-        frontier = Vec::with_capacity(candidates.len());
-        for (key, c) in candidates {
-            let link = Link {
-                parent: c.parent,
-                action: c.order.1,
-            };
-            seen.insert(key, link);
-            frontier.push(Node {
-                key,
-                state: c.state,
-            });
+        let mut keys: Vec<Fingerprint> = entries.iter().map(|e| e[0]).collect();
+        keys.sort_unstable();
+        seen.insert_sorted(&keys, ctx.workers);
+        drop(keys);
+        growth = entries.len() as f64 / frontier.len() as f64;
+        let next = build_frontier(ctx, &frontier, &entries);
+        if !entries.is_empty() {
+            parents.push(Parents::from_sorted(&entries));
         }
+        drop(entries);
+        frontier = next;
         if ctx.aborted() {
             break Outcome::Incomplete(ctx.abort_reason().unwrap_or(StopReason::Stopped));
         }
@@ -289,12 +575,19 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
     let discoveries = decided
         .into_iter()
         .map(|found| {
-            found.map(|(key, finding)| {
-                let (init, path) = seen.path(key);
+            found.map(|(at_depth, pos, key, finding)| {
+                let mut path = Vec::with_capacity(at_depth);
+                let mut pos = pos;
+                for d in (1..=at_depth).rev() {
+                    let (parent, action) = parents[d].get(pos);
+                    path.push(action);
+                    pos = parent;
+                }
+                path.reverse();
                 Decided {
                     finding,
                     key,
-                    init,
+                    init: init_index[pos],
                     path,
                 }
             })
@@ -311,14 +604,77 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
     }
 }
 
+/// The next frontier: replays each winning (parent, action) pair of `entries` (sorted by
+/// order), in parallel over contiguous chunks.
+fn build_frontier<M: Model>(
+    ctx: &Context<'_, M>,
+    frontier: &States<M::State>,
+    entries: &[[u64; 2]],
+) -> States<M::State> {
+    let model = ctx.model;
+    let chunks = if entries.len() >= PARALLEL_MIN {
+        ctx.workers
+    } else {
+        1
+    };
+    let per = entries.len().div_ceil(chunks).max(1);
+    let build = |part: &[[u64; 2]]| {
+        let mut out = States::empty_like(model);
+        if let States::Raw(v) = &mut out {
+            v.reserve_exact(part.len());
+        }
+        if let States::Packed { words, data } = &mut out {
+            data.reserve_exact(part.len() * *words);
+        }
+        let mut actions = Vec::new();
+        let mut last = usize::MAX;
+        let mut scratch = Coverage::new();
+        for e in part {
+            let (pos, action) = split_order(e[1]);
+            let next = frontier.with(model, pos, |s| {
+                if pos != last {
+                    actions.clear();
+                    model.actions(s, &mut actions);
+                    last = pos;
+                }
+                model.next_state(s, &actions[action], &mut scratch)
+            });
+            let next = next.expect(
+                "the model is not deterministic (see the determinism contract on `Model`): an \
+                 action that led somewhere no longer does",
+            );
+            out.push(model, next);
+        }
+        out
+    };
+    if chunks == 1 {
+        return build(entries);
+    }
+    let mut parts: Vec<States<M::State>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = entries
+            .chunks(per)
+            .map(|part| scope.spawn(move || build(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut all = parts.remove(0);
+    for mut part in parts {
+        all.append(&mut part);
+    }
+    all
+}
+
 /// Updates the per-state heap estimate from a few states of the frontier.
-fn sample_state_size<M: Model>(ctx: &Context<'_, M>, frontier: &[Node<M::State>]) {
-    let step = (frontier.len() / 16).max(1);
-    let sample: Vec<u64> = frontier
-        .iter()
+fn sample_state_size<M: Model>(ctx: &Context<'_, M>, frontier: &States<M::State>) {
+    let len = frontier.len();
+    let step = (len / 16).max(1);
+    let sample: Vec<u64> = (0..len)
         .step_by(step)
         .take(16)
-        .map(|n| estimated_size(&n.state))
+        .map(|i| frontier.with(ctx.model, i, |s| estimated_size(s)))
         .collect();
     let inline = std::mem::size_of::<M::State>() as u64;
     let mean = sample.iter().sum::<u64>() / sample.len().max(1) as u64;
@@ -354,7 +710,7 @@ fn run_level<M: Model>(
                 match rx.recv_timeout(wait) {
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         let elapsed = ctx.start.elapsed();
-                        let unique = level.seen.len + level.next.count.load(Ordering::Relaxed);
+                        let unique = level.seen.len + level.count.load(Ordering::Relaxed);
                         let claimed = level.cursor.load(Ordering::Relaxed);
                         progress(&Progress {
                             unique_states: unique,
@@ -390,19 +746,18 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
         truncated: false,
     };
     let mut actions = Vec::new();
-    let mut successors = Vec::new();
+    let mut fresh: Vec<(Fingerprint, usize)> = Vec::new();
     let mut unflushed = 0u64;
-    let used_bytes = || {
-        level.base_bytes
-            + level.next.count.load(Ordering::Relaxed) * level.candidate_bytes
-            + ctx.memo.bytes()
-    };
+    let used_bytes =
+        || level.base_bytes + level.table_bytes.load(Ordering::Relaxed) + ctx.memo.bytes();
+    let frontier = level.frontier;
     loop {
         let start = level.cursor.fetch_add(BLOCK, Ordering::Relaxed);
-        if start >= level.frontier.len() {
+        if start >= frontier.len() {
             break;
         }
-        for pos in start..(start + BLOCK).min(level.frontier.len()) {
+        let mut table = level.table.read().expect("level table lock");
+        for pos in start..(start + BLOCK).min(frontier.len()) {
             if ctx.aborted() {
                 return out;
             }
@@ -414,55 +769,74 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
                     }
                 }
             }
-            let node = &level.frontier[pos];
-            actions.clear();
-            model.actions(&node.state, &mut actions);
-            for (i, action) in actions.iter().enumerate() {
-                if let Some(next) = model.next_state(&node.state, action, &mut out.coverage) {
-                    successors.push((i as u32, next));
+            fresh.clear();
+            frontier.with(model, pos, |state| {
+                actions.clear();
+                model.actions(state, &mut actions);
+                let mut successors = 0u64;
+                for (i, action) in actions.iter().enumerate() {
+                    let Some(next) = model.next_state(state, action, &mut out.coverage) else {
+                        continue;
+                    };
+                    successors += 1;
+                    let key = ctx.key(&next);
+                    if level.seen.contains(key) {
+                        continue;
+                    }
+                    if !level.expand {
+                        out.truncated = true;
+                        continue;
+                    }
+                    fresh.push((key, i));
                 }
-            }
-            out.transitions += successors.len() as u64;
-            unflushed += successors.len() as u64;
-            let better = |slot: usize| {
-                !level.decided[slot] && pos < level.best[slot].load(Ordering::Relaxed)
-            };
-            let used = if ctx.config.max_memory_bytes.is_some() {
-                used_bytes()
-            } else {
-                0
-            };
-            let at = Visit {
-                pos,
-                has_successor: !successors.is_empty(),
-                better: &better,
-                used_bytes: used,
-            };
-            ctx.visit(&node.state, at, &mut out.coverage, &mut out.findings);
+                out.transitions += successors;
+                unflushed += successors;
+                let better = |slot: usize| {
+                    !level.decided[slot] && pos < level.best[slot].load(Ordering::Relaxed)
+                };
+                let used = if ctx.config.max_memory_bytes.is_some() {
+                    used_bytes()
+                } else {
+                    0
+                };
+                let at = Visit {
+                    pos,
+                    has_successor: successors > 0,
+                    better: &better,
+                    used_bytes: used,
+                };
+                ctx.visit(state, at, &mut out.coverage, &mut out.findings);
+            });
             for (slot, found) in out.findings.iter().enumerate() {
                 if let Some((p, _)) = found {
                     level.best[slot].fetch_min(*p, Ordering::Relaxed);
                 }
             }
-            for (i, next) in successors.drain(..) {
-                let key = ctx.key(&next);
-                if level.seen.contains(key) {
-                    continue;
-                }
-                if !level.expand {
-                    out.truncated = true;
-                    continue;
-                }
-                let candidate = Candidate {
-                    order: (pos, i),
-                    parent: node.key,
-                    state: next,
-                };
-                if level.next.offer(key, candidate)
-                    && level.seen.len + level.next.count.load(Ordering::Relaxed) > max_states
+            if fresh.is_empty() {
+                continue;
+            }
+            // Reserve room for every fresh key, growing the table if needed.
+            let n = fresh.len();
+            while level.reserved.fetch_add(n, Ordering::Relaxed) + n > table.limit() {
+                level.reserved.fetch_sub(n, Ordering::Relaxed);
+                drop(table);
                 {
-                    ctx.abort(StopReason::MaxStates);
+                    let mut w = level.table.write().expect("level table lock");
+                    while level.reserved.load(Ordering::Relaxed) + n > w.limit() {
+                        *w = w.grown();
+                    }
+                    level.table_bytes.store(w.bytes(), Ordering::Relaxed);
                 }
+                table = level.table.read().expect("level table lock");
+            }
+            let mut new = 0;
+            for &(key, i) in &fresh {
+                new += usize::from(table.insert_min(key, order(pos, i)));
+            }
+            level.reserved.fetch_sub(n - new, Ordering::Relaxed);
+            let count = level.count.fetch_add(new as u64, Ordering::Relaxed) + new as u64;
+            if new > 0 && level.seen.len + count > max_states {
+                ctx.abort(StopReason::MaxStates);
             }
             if unflushed >= 256 {
                 level.transitions.fetch_add(unflushed, Ordering::Relaxed);
