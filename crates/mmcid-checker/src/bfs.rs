@@ -50,15 +50,48 @@ use crate::report::{Outcome, StopReason};
 use crate::Progress;
 
 /// Frontier positions a worker claims at a time.
-const BLOCK: usize = 32;
+const BLOCK: usize = 64;
+/// Level-table slots a worker reserves at a time.
+const RESERVE_CHUNK: usize = 1024;
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// Bits of an order that hold the action index; the rest hold the parent's position.
 const ACTION_BITS: u32 = 20;
 const ACTION_MASK: u64 = (1 << ACTION_BITS) - 1;
 /// The seen-set splits its buckets when they hold this many fingerprints on average.
-const BUCKET_TARGET: usize = 512;
+const BUCKET_TARGET: usize = 128;
+/// Steps of the linear walk from the guessed position before a binary search.
+const WALK: usize = 32;
 /// Below this many keys, merging them into the seen-set is not worth a thread.
 const PARALLEL_MIN: usize = 1 << 14;
+
+/// Asks the CPU to start loading `value`'s cache line, so that several lookups' cache misses
+/// overlap instead of following one another.
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults and changes no memory, whatever the
+    // address (here a valid reference anyway).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (value as *const T).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
+/// A value alone on its cache lines, so that workers updating different counters do not slow
+/// each other down.
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
 
 /// The order of a successor: its parent's frontier position, then the action index.
 fn order(pos: usize, action: usize) -> u64 {
@@ -97,17 +130,28 @@ impl Seen {
         (key >> (64 - bits)) as usize
     }
 
+    /// The bucket of `key` and the guessed position of `key` in it. Fingerprints are uniform,
+    /// so the bits below the bucket's predict the position.
     #[inline]
-    fn contains(&self, key: Fingerprint) -> bool {
+    fn locate(&self, key: Fingerprint) -> (&[Fingerprint], usize) {
         let bucket = &self.buckets[Self::bucket_of(self.bits, key)];
-        if bucket.is_empty() {
-            return false;
-        }
-        // Fingerprints are uniform: guess the position from the bits below the bucket's, then
-        // walk a few steps; fall back to a binary search on the right side.
         let below = key << self.bits;
         let guess = ((u128::from(below) * bucket.len() as u128) >> 64) as usize;
-        let at = bucket[guess];
+        (bucket, guess)
+    }
+
+    #[cfg(test)]
+    fn contains(&self, key: Fingerprint) -> bool {
+        let (bucket, guess) = self.locate(key);
+        bucket
+            .get(guess)
+            .is_some_and(|&at| Self::finish(bucket, guess, at, key))
+    }
+
+    /// Whether `key` is in `bucket`, whose element at `guess` is `at`: walk a few steps from
+    /// the guess, then fall back to a binary search on the right side.
+    #[inline]
+    fn finish(bucket: &[Fingerprint], guess: usize, at: Fingerprint, key: Fingerprint) -> bool {
         if at == key {
             return true;
         }
@@ -117,7 +161,7 @@ impl Seen {
                 if k >= key {
                     return k == key;
                 }
-                if n == 8 {
+                if n == WALK {
                     return rest[n + 1..].binary_search(&key).is_ok();
                 }
             }
@@ -128,7 +172,7 @@ impl Seen {
                 if k <= key {
                     return k == key;
                 }
-                if n == 8 {
+                if n == WALK {
                     return rest[..rest.len() - n - 1].binary_search(&key).is_ok();
                 }
             }
@@ -245,12 +289,20 @@ impl Table {
         self.slots.len() as u64 * 16
     }
 
-    /// Records that `key` is reached with `order`; returns whether `key` is new to the table.
-    /// The caller has made sure there is room.
+    /// The first slot to probe for `key` (to load it early).
     #[inline]
-    fn insert_min(&self, key: Fingerprint, order: u64) -> bool {
+    fn home(&self, key: Fingerprint) -> &[AtomicU64; 2] {
+        &self.slots[((u128::from(key) * self.slots.len() as u128) >> 64) as usize]
+    }
+
+    /// Records that `key` is reached with `order`. Returns whether `key` is new to the table,
+    /// and whether `order` is now the smallest recorded for it. The caller has made sure there
+    /// is room.
+    #[inline]
+    fn insert_min(&self, key: Fingerprint, order: u64) -> (bool, bool) {
         if key == EMPTY {
-            return self.zero.fetch_min(order, Ordering::Relaxed) == NO_ORDER;
+            let before = self.zero.fetch_min(order, Ordering::Relaxed);
+            return (before == NO_ORDER, order < before);
         }
         let len = self.slots.len();
         let mut i = ((u128::from(key) * len as u128) >> 64) as usize;
@@ -260,15 +312,16 @@ impl Table {
             if k == EMPTY {
                 match slot[0].compare_exchange(EMPTY, key, Ordering::Relaxed, Ordering::Relaxed) {
                     Ok(_) => {
-                        slot[1].fetch_min(order, Ordering::Relaxed);
-                        return true;
+                        let before = slot[1].fetch_min(order, Ordering::Relaxed);
+                        return (true, order < before);
                     }
                     Err(actual) => k = actual,
                 }
             }
             if k == key {
-                slot[1].fetch_min(order, Ordering::Relaxed);
-                return false;
+                let smaller = order < slot[1].load(Ordering::Relaxed)
+                    && order < slot[1].fetch_min(order, Ordering::Relaxed);
+                return (false, smaller);
             }
             i += 1;
             if i == len {
@@ -292,19 +345,24 @@ impl Table {
         bigger
     }
 
-    /// The (fingerprint, order) entries, in the table's own memory.
-    fn into_entries(self) -> Vec<[u64; 2]> {
-        let zero = self.zero.into_inner();
-        let mut entries: Vec<[u64; 2]> = self
-            .slots
-            .into_iter()
-            .map(|[k, o]| [k.into_inner(), o.into_inner()])
-            .filter(|e| e[0] != EMPTY)
-            .collect();
-        if zero != NO_ORDER {
-            entries.push([EMPTY, zero]);
+    /// The smallest order recorded for `key` (which is in the table).
+    fn order_of(&self, key: Fingerprint) -> u64 {
+        if key == EMPTY {
+            return self.zero.load(Ordering::Relaxed);
         }
-        entries
+        let len = self.slots.len();
+        let mut i = ((u128::from(key) * len as u128) >> 64) as usize;
+        loop {
+            let slot = &self.slots[i];
+            let k = slot[0].load(Ordering::Relaxed);
+            if k == key || k == EMPTY {
+                return slot[1].load(Ordering::Relaxed);
+            }
+            i += 1;
+            if i == len {
+                i = 0;
+            }
+        }
     }
 }
 
@@ -355,14 +413,6 @@ impl<S> States<S> {
             }
         }
     }
-
-    fn append(&mut self, other: &mut Self) {
-        match (self, other) {
-            (States::Raw(a), States::Raw(b)) => a.append(b),
-            (States::Packed { data: a, .. }, States::Packed { data: b, .. }) => a.append(b),
-            _ => unreachable!("one model packs either always or never"),
-        }
-    }
 }
 
 /// Per depth, the parent position (as a delta to the previous entry's) and action index of
@@ -395,18 +445,12 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> u64 {
 }
 
 impl Parents {
-    /// From the new states' (fingerprint, order) entries, sorted by order.
-    fn from_sorted(entries: &[[u64; 2]]) -> Self {
-        let mut bytes = Vec::with_capacity(entries.len() * 2);
-        let mut last = 0usize;
-        for e in entries {
-            let (pos, action) = split_order(e[1]);
-            put_varint(&mut bytes, (pos - last) as u64);
-            put_varint(&mut bytes, action as u64);
-            last = pos;
-        }
-        bytes.shrink_to_fit();
-        Parents { bytes }
+    /// Appends the link of the next state of the depth (links come in frontier order, so
+    /// parent positions never decrease).
+    fn push(&mut self, last: &mut usize, pos: usize, action: usize) {
+        put_varint(&mut self.bytes, (pos - *last) as u64);
+        put_varint(&mut self.bytes, action as u64);
+        *last = pos;
     }
 
     /// The parent position and action index of state number `index`.
@@ -429,28 +473,32 @@ struct Level<'l, S> {
     seen: &'l Seen,
     table: RwLock<Table>,
     // invariant: at least the number of entries of `table` (plus room reserved by workers).
-    reserved: AtomicUsize,
-    /// New states so far.
-    count: AtomicU64,
-    table_bytes: AtomicU64,
+    reserved: Padded<AtomicUsize>,
+    /// New states so far (each worker adds its own from time to time).
+    count: Padded<AtomicU64>,
+    table_bytes: Padded<AtomicU64>,
     // invariant: positions below `cursor` are claimed by some worker.
-    cursor: AtomicUsize,
+    cursor: Padded<AtomicUsize>,
     /// Whether successors may be added (false at the maximum depth).
     expand: bool,
     /// Slots decided at a smaller depth.
     decided: Vec<bool>,
     /// Per slot, the smallest frontier position with a finding at this depth so far.
     best: Vec<AtomicUsize>,
-    transitions: AtomicU64,
+    transitions: Padded<AtomicU64>,
     /// Estimated bytes of the seen-set, the parent links and the frontier.
     base_bytes: u64,
 }
 
-struct WorkerOut {
+struct WorkerOut<S> {
     findings: SlotFindings,
     coverage: Coverage,
     transitions: u64,
     truncated: bool,
+    /// (order, fingerprint) of each successor whose order was the smallest for its
+    /// fingerprint when it was recorded, in order; and the successors themselves.
+    found: Vec<(u64, Fingerprint)>,
+    states: States<S>,
 }
 
 /// A slot decided by the search: where the state is, its key, and the finding.
@@ -500,24 +548,24 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
         let level = Level {
             frontier: &frontier,
             seen: &seen,
-            reserved: AtomicUsize::new(0),
-            count: AtomicU64::new(0),
-            table_bytes: AtomicU64::new(table.bytes()),
+            reserved: Padded(AtomicUsize::new(0)),
+            count: Padded(AtomicU64::new(0)),
+            table_bytes: Padded(AtomicU64::new(table.bytes())),
             table: RwLock::new(table),
-            cursor: AtomicUsize::new(0),
+            cursor: Padded(AtomicUsize::new(0)),
             expand: config.max_depth.is_none_or(|max| depth < max),
             decided: decided.iter().map(Option::is_some).collect(),
             best: (0..ctx.slots())
                 .map(|_| AtomicUsize::new(usize::MAX))
                 .collect(),
-            transitions: AtomicU64::new(0),
+            transitions: Padded(AtomicU64::new(0)),
             base_bytes: seen.bytes() + parent_bytes + frontier_bytes,
         };
-        let outs = run_level(ctx, &level, depth, transitions, &mut last_progress);
+        let mut outs = run_level(ctx, &level, depth, transitions, &mut last_progress);
         let mut findings: SlotFindings = vec![None; ctx.slots()];
         let mut truncated = false;
-        for out in outs {
-            merge_findings(&mut findings, out.findings);
+        for out in &mut outs {
+            merge_findings(&mut findings, std::mem::take(&mut out.findings));
             coverage.merge(&out.coverage);
             transitions += out.transitions;
             truncated |= out.truncated;
@@ -528,26 +576,32 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
                 decided[slot] = Some((depth, pos, key, finding));
             }
         }
-        let mut entries = level
-            .table
-            .into_inner()
-            .expect("level table lock")
-            .into_entries();
-        entries.sort_unstable_by_key(|e| e[1]);
-        if ctx.abort_reason() == Some(StopReason::MaxStates) {
+        let table = level.table.into_inner().expect("level table lock");
+        let limit = if ctx.abort_reason() == Some(StopReason::MaxStates) {
             let room = config.max_states.unwrap_or(0).saturating_sub(seen.len);
-            entries.truncate(usize::try_from(room).unwrap_or(usize::MAX));
+            usize::try_from(room).unwrap_or(usize::MAX)
+        } else {
+            usize::MAX
+        };
+        let mut lists: Vec<_> = outs.into_iter().map(|o| (o.found, o.states)).collect();
+        if ctx.workers > 1 {
+            // Keep only the entries whose order is the smallest for their key. (With one
+            // worker, every recorded successor was the first, so the smallest, for its key.)
+            for (found, states) in &mut lists {
+                keep_smallest(found, states, &table);
+            }
         }
-        let mut keys: Vec<Fingerprint> = entries.iter().map(|e| e[0]).collect();
+        drop(table);
+        let (next, links, mut keys) = merge_lists(model, lists, limit);
         keys.sort_unstable();
-        seen.insert_sorted(&keys, ctx.workers);
+        // One thread: buckets allocated by several threads would spread over several malloc
+        // arenas and fragment them.
+        seen.insert_sorted(&keys, 1);
         drop(keys);
-        growth = entries.len() as f64 / frontier.len() as f64;
-        let next = build_frontier(ctx, &frontier, &entries);
-        if !entries.is_empty() {
-            parents.push(Parents::from_sorted(&entries));
+        growth = next.len() as f64 / frontier.len() as f64;
+        if !next.is_empty() {
+            parents.push(links);
         }
-        drop(entries);
         frontier = next;
         if ctx.aborted() {
             break Outcome::Incomplete(ctx.abort_reason().unwrap_or(StopReason::Stopped));
@@ -604,67 +658,93 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
     }
 }
 
-/// The next frontier: replays each winning (parent, action) pair of `entries` (sorted by
-/// order), in parallel over contiguous chunks.
-fn build_frontier<M: Model>(
-    ctx: &Context<'_, M>,
-    frontier: &States<M::State>,
-    entries: &[[u64; 2]],
-) -> States<M::State> {
-    let model = ctx.model;
-    let chunks = if entries.len() >= PARALLEL_MIN {
-        ctx.workers
-    } else {
-        1
-    };
-    let per = entries.len().div_ceil(chunks).max(1);
-    let build = |part: &[[u64; 2]]| {
-        let mut out = States::empty_like(model);
-        if let States::Raw(v) = &mut out {
-            v.reserve_exact(part.len());
+/// Removes from a worker's list of recorded successors those whose order is not the
+/// smallest for their key, in place.
+fn keep_smallest<S>(found: &mut Vec<(u64, Fingerprint)>, states: &mut States<S>, table: &Table) {
+    let keep: Vec<bool> = found
+        .iter()
+        .map(|&(order, key)| table.order_of(key) == order)
+        .collect();
+    let mut flags = keep.iter();
+    found.retain(|_| *flags.next().expect("one flag per entry"));
+    match states {
+        States::Raw(v) => {
+            let mut flags = keep.iter();
+            v.retain(|_| *flags.next().expect("one flag per state"));
         }
-        if let States::Packed { words, data } = &mut out {
-            data.reserve_exact(part.len() * *words);
-        }
-        let mut actions = Vec::new();
-        let mut last = usize::MAX;
-        let mut scratch = Coverage::new();
-        for e in part {
-            let (pos, action) = split_order(e[1]);
-            let next = frontier.with(model, pos, |s| {
-                if pos != last {
-                    actions.clear();
-                    model.actions(s, &mut actions);
-                    last = pos;
+        States::Packed { words, data } => {
+            let words = *words;
+            let mut to = 0;
+            for (i, &k) in keep.iter().enumerate() {
+                if k {
+                    data.copy_within(i * words..(i + 1) * words, to * words);
+                    to += 1;
                 }
-                model.next_state(s, &actions[action], &mut scratch)
-            });
-            let next = next.expect(
-                "the model is not deterministic (see the determinism contract on `Model`): an \
-                 action that led somewhere no longer does",
-            );
-            out.push(model, next);
+            }
+            data.truncate(to * words);
         }
-        out
+    }
+}
+
+/// The next frontier, its parent links and its keys, from the workers' lists of recorded
+/// successors (each sorted by order, each entry the smallest order for its key): merged by
+/// order, at most `limit` of them.
+fn merge_lists<M: Model>(
+    model: &M,
+    lists: Vec<(Vec<(u64, Fingerprint)>, States<M::State>)>,
+    limit: usize,
+) -> (States<M::State>, Parents, Vec<Fingerprint>) {
+    enum Source<S> {
+        Raw(std::vec::IntoIter<S>),
+        Packed { data: Vec<u64>, at: usize },
+    }
+    let total: usize = lists.iter().map(|l| l.0.len()).sum::<usize>().min(limit);
+    let mut out = States::empty_like(model);
+    match &mut out {
+        States::Raw(v) => v.reserve_exact(total),
+        States::Packed { words, data } => data.reserve_exact(total * *words),
+    }
+    let words = model.packed_words();
+    let mut links = Parents {
+        bytes: Vec::with_capacity(total * 2),
     };
-    if chunks == 1 {
-        return build(entries);
+    let mut keys = Vec::with_capacity(total);
+    let mut heads: Vec<(Vec<(u64, Fingerprint)>, usize, Source<M::State>)> = lists
+        .into_iter()
+        .map(|(found, states)| {
+            let source = match states {
+                States::Raw(v) => Source::Raw(v.into_iter()),
+                States::Packed { data, .. } => Source::Packed { data, at: 0 },
+            };
+            (found, 0, source)
+        })
+        .collect();
+    let mut last = 0usize;
+    while keys.len() < limit {
+        let Some(i) = (0..heads.len())
+            .filter(|&i| heads[i].1 < heads[i].0.len())
+            .min_by_key(|&i| heads[i].0[heads[i].1].0)
+        else {
+            break;
+        };
+        let (found, next, source) = &mut heads[i];
+        let (order, key) = found[*next];
+        *next += 1;
+        match source {
+            Source::Raw(states) => out.push(model, states.next().expect("one state per entry")),
+            Source::Packed { data, at } => {
+                if let States::Packed { data: into, .. } = &mut out {
+                    into.extend_from_slice(&data[*at..*at + words]);
+                }
+                *at += words;
+            }
+        }
+        let (pos, action) = split_order(order);
+        links.push(&mut last, pos, action);
+        keys.push(key);
     }
-    let mut parts: Vec<States<M::State>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = entries
-            .chunks(per)
-            .map(|part| scope.spawn(move || build(part)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    let mut all = parts.remove(0);
-    for mut part in parts {
-        all.append(&mut part);
-    }
-    all
+    links.bytes.shrink_to_fit();
+    (out, links, keys)
 }
 
 /// Updates the per-state heap estimate from a few states of the frontier.
@@ -689,7 +769,7 @@ fn run_level<M: Model>(
     depth: usize,
     transitions_before: u64,
     last_progress: &mut Instant,
-) -> Vec<WorkerOut> {
+) -> Vec<WorkerOut<M::State>> {
     let (tx, rx) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..ctx.workers)
@@ -736,7 +816,7 @@ fn run_level<M: Model>(
 }
 
 /// One worker's share of a depth.
-fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOut {
+fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOut<M::State> {
     let model = ctx.model;
     let max_states = ctx.config.max_states.unwrap_or(u64::MAX);
     let mut out = WorkerOut {
@@ -744,10 +824,19 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
         coverage: Coverage::new(),
         transitions: 0,
         truncated: false,
+        found: Vec::new(),
+        states: States::empty_like(model),
     };
     let mut actions = Vec::new();
-    let mut fresh: Vec<(Fingerprint, usize)> = Vec::new();
+    let mut nexts: Vec<Option<M::State>> = Vec::new();
+    // (fingerprint, action index, index in `nexts`) of successors not seen before this depth.
+    let mut fresh: Vec<(Fingerprint, usize, usize)> = Vec::new();
+    let mut located: Vec<(Fingerprint, usize, &[Fingerprint], usize)> = Vec::new();
     let mut unflushed = 0u64;
+    let mut unflushed_new = 0u64;
+    // Table slots this worker has reserved and not used yet.
+    let mut budget = 0usize;
+    let limited = ctx.config.max_states.is_some();
     let used_bytes =
         || level.base_bytes + level.table_bytes.load(Ordering::Relaxed) + ctx.memo.bytes();
     let frontier = level.frontier;
@@ -770,25 +859,44 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
                 }
             }
             fresh.clear();
+            nexts.clear();
             frontier.with(model, pos, |state| {
                 actions.clear();
                 model.actions(state, &mut actions);
                 let mut successors = 0u64;
+                let own = ctx.key(state);
                 for (i, action) in actions.iter().enumerate() {
                     let Some(next) = model.next_state(state, action, &mut out.coverage) else {
                         continue;
                     };
                     successors += 1;
                     let key = ctx.key(&next);
-                    if level.seen.contains(key) {
+                    if key == own {
+                        // A step back to the state itself: seen, no lookup needed.
                         continue;
+                    }
+                    // Bucket and guess now, the element at the guess below: the loads of all
+                    // successors are independent, so their cache misses overlap.
+                    let (bucket, guess) = level.seen.locate(key);
+                    if let Some(at) = bucket.get(guess) {
+                        prefetch(at);
+                    }
+                    located.push((key, i, bucket, guess));
+                    nexts.push(Some(next));
+                }
+                for (n, &(key, i, bucket, guess)) in located.iter().enumerate() {
+                    if let Some(&at) = bucket.get(guess) {
+                        if Seen::finish(bucket, guess, at, key) {
+                            continue;
+                        }
                     }
                     if !level.expand {
                         out.truncated = true;
                         continue;
                     }
-                    fresh.push((key, i));
+                    fresh.push((key, i, n));
                 }
+                located.clear();
                 out.transitions += successors;
                 unflushed += successors;
                 let better = |slot: usize| {
@@ -815,35 +923,53 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
             if fresh.is_empty() {
                 continue;
             }
-            // Reserve room for every fresh key, growing the table if needed.
+            // Make sure this worker has room reserved for every fresh key (reserving a chunk
+            // at a time keeps workers off the shared counter), growing the table if needed.
             let n = fresh.len();
-            while level.reserved.fetch_add(n, Ordering::Relaxed) + n > table.limit() {
-                level.reserved.fetch_sub(n, Ordering::Relaxed);
-                drop(table);
-                {
-                    let mut w = level.table.write().expect("level table lock");
-                    while level.reserved.load(Ordering::Relaxed) + n > w.limit() {
-                        *w = w.grown();
+            if budget < n {
+                let want = n.max(RESERVE_CHUNK);
+                while level.reserved.fetch_add(want, Ordering::Relaxed) + want > table.limit() {
+                    level.reserved.fetch_sub(want, Ordering::Relaxed);
+                    drop(table);
+                    {
+                        let mut w = level.table.write().expect("level table lock");
+                        while level.reserved.load(Ordering::Relaxed) + want > w.limit() {
+                            *w = w.grown();
+                        }
+                        level.table_bytes.store(w.bytes(), Ordering::Relaxed);
                     }
-                    level.table_bytes.store(w.bytes(), Ordering::Relaxed);
+                    table = level.table.read().expect("level table lock");
                 }
-                table = level.table.read().expect("level table lock");
+                budget += want;
+            }
+            for &(key, _, _) in &fresh {
+                prefetch(table.home(key));
             }
             let mut new = 0;
-            for &(key, i) in &fresh {
-                new += usize::from(table.insert_min(key, order(pos, i)));
+            for &(key, i, n) in &fresh {
+                let order = order(pos, i);
+                let (is_new, smallest) = table.insert_min(key, order);
+                new += usize::from(is_new);
+                if smallest {
+                    let next = nexts[n].take().expect("each successor is recorded once");
+                    out.found.push((order, key));
+                    out.states.push(model, next);
+                }
             }
-            level.reserved.fetch_sub(n - new, Ordering::Relaxed);
-            let count = level.count.fetch_add(new as u64, Ordering::Relaxed) + new as u64;
-            if new > 0 && level.seen.len + count > max_states {
-                ctx.abort(StopReason::MaxStates);
-            }
-            if unflushed >= 256 {
+            budget -= new;
+            unflushed_new += new as u64;
+            if unflushed >= 256 || (limited && unflushed_new > 0) {
                 level.transitions.fetch_add(unflushed, Ordering::Relaxed);
                 unflushed = 0;
+                let count = level.count.fetch_add(unflushed_new, Ordering::Relaxed) + unflushed_new;
+                unflushed_new = 0;
+                if level.seen.len + count > max_states {
+                    ctx.abort(StopReason::MaxStates);
+                }
             }
         }
     }
+    level.count.fetch_add(unflushed_new, Ordering::Relaxed);
     level.transitions.fetch_add(unflushed, Ordering::Relaxed);
     out
 }
