@@ -345,6 +345,21 @@ impl Table {
         bigger
     }
 
+    /// The (fingerprint, order) entries, in the table's own memory.
+    fn into_entries(self) -> Vec<[u64; 2]> {
+        let zero = self.zero.into_inner();
+        let mut entries: Vec<[u64; 2]> = self
+            .slots
+            .into_iter()
+            .map(|[k, o]| [k.into_inner(), o.into_inner()])
+            .filter(|e| e[0] != EMPTY)
+            .collect();
+        if zero != NO_ORDER {
+            entries.push([EMPTY, zero]);
+        }
+        entries
+    }
+
     /// The smallest order recorded for `key` (which is in the table).
     fn order_of(&self, key: Fingerprint) -> u64 {
         if key == EMPTY {
@@ -479,8 +494,14 @@ struct Level<'l, S> {
     table_bytes: Padded<AtomicU64>,
     // invariant: positions below `cursor` are claimed by some worker.
     cursor: Padded<AtomicUsize>,
+    /// The keys of the frontier's states, if kept (for unpacked states, whose keys are
+    /// expensive to compute again).
+    frontier_keys: Option<&'l [Fingerprint]>,
     /// Whether successors may be added (false at the maximum depth).
     expand: bool,
+    /// Whether the next frontier is replayed from the table (see [`run`]), so workers need not
+    /// keep their successors.
+    replay: bool,
     /// Slots decided at a smaller depth.
     decided: Vec<bool>,
     /// Per slot, the smallest frontier position with a finding at this depth so far.
@@ -519,6 +540,7 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
             frontier.push(model, state);
         }
     }
+    let init_frontier_keys = init_keys.clone();
     init_keys.sort_unstable();
     seen.insert_sorted(&init_keys, 1);
     let mut parents: Vec<Parents> = vec![Parents::default()];
@@ -529,6 +551,10 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
     let mut depth = 0usize;
     let mut last_progress = Instant::now();
     let mut growth = 1.0f64;
+    // Packed states are small and cheap to rebuild: keep only (fingerprint, order) pairs while
+    // a depth is explored, and replay the winners. Other states are kept as they are found.
+    let replay = model.packed_words() > 0;
+    let mut frontier_keys = (!replay).then_some(init_frontier_keys);
     let outcome = loop {
         if frontier.is_empty() {
             break Outcome::Complete;
@@ -554,6 +580,8 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
             table: RwLock::new(table),
             cursor: Padded(AtomicUsize::new(0)),
             expand: config.max_depth.is_none_or(|max| depth < max),
+            frontier_keys: frontier_keys.as_deref(),
+            replay,
             decided: decided.iter().map(Option::is_some).collect(),
             best: (0..ctx.slots())
                 .map(|_| AtomicUsize::new(usize::MAX))
@@ -583,16 +611,25 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
         } else {
             usize::MAX
         };
-        let mut lists: Vec<_> = outs.into_iter().map(|o| (o.found, o.states)).collect();
-        if ctx.workers > 1 {
-            // Keep only the entries whose order is the smallest for their key. (With one
-            // worker, every recorded successor was the first, so the smallest, for its key.)
-            for (found, states) in &mut lists {
-                keep_smallest(found, states, &table);
+        let (next, links, mut keys) = if replay {
+            drop(outs);
+            let entries = table.into_entries();
+            replay_frontier(ctx, &frontier, entries, limit)
+        } else {
+            let mut lists: Vec<_> = outs.into_iter().map(|o| (o.found, o.states)).collect();
+            if ctx.workers > 1 {
+                // Keep only the entries whose order is the smallest for their key. (With one
+                // worker, every recorded successor was the first, so the smallest, for its key.)
+                for (found, states) in &mut lists {
+                    keep_smallest(found, states, &table);
+                }
             }
+            drop(table);
+            merge_lists(model, lists, limit)
+        };
+        if !replay {
+            frontier_keys = Some(keys.clone());
         }
-        drop(table);
-        let (next, links, mut keys) = merge_lists(model, lists, limit);
         keys.sort_unstable();
         // One thread: buckets allocated by several threads would spread over several malloc
         // arenas and fragment them.
@@ -656,6 +693,70 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
         discoveries,
         coverage,
     }
+}
+
+/// For a packed model, the next frontier and its parent links and keys: replays each winning
+/// (parent, action) pair of the table's `entries`, in parallel over contiguous chunks, into one
+/// buffer. Only the pairs are kept while a depth is explored, which takes less memory than the
+/// successors themselves.
+fn replay_frontier<M: Model>(
+    ctx: &Context<'_, M>,
+    frontier: &States<M::State>,
+    mut entries: Vec<[u64; 2]>,
+    limit: usize,
+) -> (States<M::State>, Parents, Vec<Fingerprint>) {
+    let model = ctx.model;
+    let words = model.packed_words();
+    entries.sort_unstable_by_key(|e| e[1]);
+    entries.truncate(limit);
+    let mut links = Parents {
+        bytes: Vec::with_capacity(entries.len() * 2),
+    };
+    let mut last = 0;
+    for e in &entries {
+        let (pos, action) = split_order(e[1]);
+        links.push(&mut last, pos, action);
+    }
+    links.bytes.shrink_to_fit();
+    let mut data = vec![0u64; entries.len() * words];
+    let chunks = if entries.len() >= PARALLEL_MIN {
+        ctx.workers
+    } else {
+        1
+    };
+    let per = entries.len().div_ceil(chunks).max(1);
+    let build = |part: &[[u64; 2]], out: &mut [u64]| {
+        let mut actions = Vec::new();
+        let mut last = usize::MAX;
+        let mut scratch = Coverage::new();
+        for (e, out) in part.iter().zip(out.chunks_exact_mut(words)) {
+            let (pos, action) = split_order(e[1]);
+            let next = frontier.with(model, pos, |s| {
+                if pos != last {
+                    actions.clear();
+                    model.actions(s, &mut actions);
+                    last = pos;
+                }
+                model.next_state(s, &actions[action], &mut scratch)
+            });
+            let next = next.expect(
+                "the model is not deterministic (see the determinism contract on `Model`): an \
+                 action that led somewhere no longer does",
+            );
+            model.pack(&next, out);
+        }
+    };
+    std::thread::scope(|scope| {
+        for (part, out) in entries.chunks(per).zip(data.chunks_mut(per * words)) {
+            if chunks == 1 {
+                build(part, out);
+            } else {
+                scope.spawn(move || build(part, out));
+            }
+        }
+    });
+    let keys = entries.iter().map(|e| e[0]).collect();
+    (States::Packed { words, data }, links, keys)
 }
 
 /// Removes from a worker's list of recorded successors those whose order is not the
@@ -815,7 +916,32 @@ fn run_level<M: Model>(
     })
 }
 
+/// The successors of one frontier state, between the two stages of a worker's pipeline.
+struct Pending<'l, S> {
+    pos: usize,
+    /// (fingerprint, action index, bucket, guessed position) of each successor to look up.
+    located: Vec<(Fingerprint, usize, &'l [Fingerprint], usize)>,
+    /// The successors, in the order of `located`.
+    nexts: Vec<Option<S>>,
+}
+
+impl<S> Pending<'_, S> {
+    fn new() -> Self {
+        Pending {
+            pos: usize::MAX,
+            located: Vec::new(),
+            nexts: Vec::new(),
+        }
+    }
+}
+
 /// One worker's share of a depth.
+///
+/// Each frontier state goes through two stages: the first computes its successors and their
+/// keys, asks the CPU to fetch the cache lines that the lookups will need, and checks the
+/// properties; the second, run after the first stage of the next state, looks the keys up in
+/// the seen-set and records the new ones in the level table. The cache misses of the lookups
+/// thus overlap with useful work instead of stalling it.
 fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOut<M::State> {
     let model = ctx.model;
     let max_states = ctx.config.max_states.unwrap_or(u64::MAX);
@@ -828,10 +954,9 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
         states: States::empty_like(model),
     };
     let mut actions = Vec::new();
-    let mut nexts: Vec<Option<M::State>> = Vec::new();
+    let (mut current, mut previous) = (Pending::new(), Pending::new());
     // (fingerprint, action index, index in `nexts`) of successors not seen before this depth.
     let mut fresh: Vec<(Fingerprint, usize, usize)> = Vec::new();
-    let mut located: Vec<(Fingerprint, usize, &[Fingerprint], usize)> = Vec::new();
     let mut unflushed = 0u64;
     let mut unflushed_new = 0u64;
     // Table slots this worker has reserved and not used yet.
@@ -840,124 +965,137 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
     let used_bytes =
         || level.base_bytes + level.table_bytes.load(Ordering::Relaxed) + ctx.memo.bytes();
     let frontier = level.frontier;
-    loop {
+    let mut table = level.table.read().expect("level table lock");
+    'blocks: loop {
+        // Let a worker that needs to grow the table in.
+        drop(table);
+        table = level.table.read().expect("level table lock");
         let start = level.cursor.fetch_add(BLOCK, Ordering::Relaxed);
-        if start >= frontier.len() {
-            break;
-        }
-        let mut table = level.table.read().expect("level table lock");
-        for pos in start..(start + BLOCK).min(frontier.len()) {
-            if ctx.aborted() {
-                return out;
-            }
-            if pos.is_multiple_of(256) {
-                if let Some(max) = ctx.config.max_memory_bytes {
-                    if used_bytes() >= max {
-                        ctx.abort(StopReason::MaxMemory);
-                        return out;
+        let end = (start + BLOCK).min(frontier.len());
+        for pos in start..=end {
+            // Stage one for `pos` (unless the block is done), then stage two for the one
+            // before.
+            if pos < end {
+                if ctx.aborted() {
+                    break 'blocks;
+                }
+                if pos.is_multiple_of(256) {
+                    if let Some(max) = ctx.config.max_memory_bytes {
+                        if used_bytes() >= max {
+                            ctx.abort(StopReason::MaxMemory);
+                            break 'blocks;
+                        }
                     }
                 }
-            }
-            fresh.clear();
-            nexts.clear();
-            frontier.with(model, pos, |state| {
-                actions.clear();
-                model.actions(state, &mut actions);
-                let mut successors = 0u64;
-                let own = ctx.key(state);
-                for (i, action) in actions.iter().enumerate() {
-                    let Some(next) = model.next_state(state, action, &mut out.coverage) else {
-                        continue;
+                current.pos = pos;
+                frontier.with(model, pos, |state| {
+                    actions.clear();
+                    model.actions(state, &mut actions);
+                    let mut successors = 0u64;
+                    let own = match level.frontier_keys {
+                        Some(keys) => keys[pos],
+                        None => ctx.key(state),
                     };
-                    successors += 1;
-                    let key = ctx.key(&next);
-                    if key == own {
-                        // A step back to the state itself: seen, no lookup needed.
-                        continue;
-                    }
-                    // Bucket and guess now, the element at the guess below: the loads of all
-                    // successors are independent, so their cache misses overlap.
-                    let (bucket, guess) = level.seen.locate(key);
-                    if let Some(at) = bucket.get(guess) {
-                        prefetch(at);
-                    }
-                    located.push((key, i, bucket, guess));
-                    nexts.push(Some(next));
-                }
-                for (n, &(key, i, bucket, guess)) in located.iter().enumerate() {
-                    if let Some(&at) = bucket.get(guess) {
-                        if Seen::finish(bucket, guess, at, key) {
+                    for (i, action) in actions.iter().enumerate() {
+                        let Some(next) = model.next_state(state, action, &mut out.coverage) else {
+                            continue;
+                        };
+                        successors += 1;
+                        let key = ctx.key(&next);
+                        if key == own {
+                            // A step back to the state itself: seen, no lookup needed.
                             continue;
                         }
+                        let (bucket, guess) = level.seen.locate(key);
+                        if let Some(at) = bucket.get(guess) {
+                            prefetch(at);
+                        }
+                        prefetch(table.home(key));
+                        current.located.push((key, i, bucket, guess));
+                        current.nexts.push(Some(next));
                     }
-                    if !level.expand {
-                        out.truncated = true;
-                        continue;
+                    out.transitions += successors;
+                    unflushed += successors;
+                    let better = |slot: usize| {
+                        !level.decided[slot] && pos < level.best[slot].load(Ordering::Relaxed)
+                    };
+                    let used = if ctx.config.max_memory_bytes.is_some() {
+                        used_bytes()
+                    } else {
+                        0
+                    };
+                    let at = Visit {
+                        pos,
+                        has_successor: successors > 0,
+                        better: &better,
+                        used_bytes: used,
+                    };
+                    ctx.visit(state, at, &mut out.coverage, &mut out.findings);
+                });
+                for (slot, found) in out.findings.iter().enumerate() {
+                    if let Some((p, _)) = found {
+                        level.best[slot].fetch_min(*p, Ordering::Relaxed);
                     }
-                    fresh.push((key, i, n));
-                }
-                located.clear();
-                out.transitions += successors;
-                unflushed += successors;
-                let better = |slot: usize| {
-                    !level.decided[slot] && pos < level.best[slot].load(Ordering::Relaxed)
-                };
-                let used = if ctx.config.max_memory_bytes.is_some() {
-                    used_bytes()
-                } else {
-                    0
-                };
-                let at = Visit {
-                    pos,
-                    has_successor: successors > 0,
-                    better: &better,
-                    used_bytes: used,
-                };
-                ctx.visit(state, at, &mut out.coverage, &mut out.findings);
-            });
-            for (slot, found) in out.findings.iter().enumerate() {
-                if let Some((p, _)) = found {
-                    level.best[slot].fetch_min(*p, Ordering::Relaxed);
                 }
             }
-            if fresh.is_empty() {
+            std::mem::swap(&mut current, &mut previous);
+            // Stage two for the state now in `previous`.
+            if previous.pos == usize::MAX {
                 continue;
             }
-            // Make sure this worker has room reserved for every fresh key (reserving a chunk
-            // at a time keeps workers off the shared counter), growing the table if needed.
-            let n = fresh.len();
-            if budget < n {
-                let want = n.max(RESERVE_CHUNK);
-                while level.reserved.fetch_add(want, Ordering::Relaxed) + want > table.limit() {
-                    level.reserved.fetch_sub(want, Ordering::Relaxed);
-                    drop(table);
-                    {
-                        let mut w = level.table.write().expect("level table lock");
-                        while level.reserved.load(Ordering::Relaxed) + want > w.limit() {
-                            *w = w.grown();
-                        }
-                        level.table_bytes.store(w.bytes(), Ordering::Relaxed);
+            let p = &mut previous;
+            fresh.clear();
+            for (n, &(key, i, bucket, guess)) in p.located.iter().enumerate() {
+                if let Some(&at) = bucket.get(guess) {
+                    if Seen::finish(bucket, guess, at, key) {
+                        continue;
                     }
-                    table = level.table.read().expect("level table lock");
                 }
-                budget += want;
-            }
-            for &(key, _, _) in &fresh {
-                prefetch(table.home(key));
-            }
-            let mut new = 0;
-            for &(key, i, n) in &fresh {
-                let order = order(pos, i);
-                let (is_new, smallest) = table.insert_min(key, order);
-                new += usize::from(is_new);
-                if smallest {
-                    let next = nexts[n].take().expect("each successor is recorded once");
-                    out.found.push((order, key));
-                    out.states.push(model, next);
+                if !level.expand {
+                    out.truncated = true;
+                    continue;
                 }
+                fresh.push((key, i, n));
             }
-            budget -= new;
-            unflushed_new += new as u64;
+            let pos = p.pos;
+            p.pos = usize::MAX;
+            p.located.clear();
+            if !fresh.is_empty() {
+                // Make sure this worker has room reserved for every fresh key (reserving a
+                // chunk at a time keeps workers off the shared counter), growing the table if
+                // needed.
+                let n = fresh.len();
+                if budget < n {
+                    let want = n.max(RESERVE_CHUNK);
+                    while level.reserved.fetch_add(want, Ordering::Relaxed) + want > table.limit() {
+                        level.reserved.fetch_sub(want, Ordering::Relaxed);
+                        drop(table);
+                        {
+                            let mut w = level.table.write().expect("level table lock");
+                            while level.reserved.load(Ordering::Relaxed) + want > w.limit() {
+                                *w = w.grown();
+                            }
+                            level.table_bytes.store(w.bytes(), Ordering::Relaxed);
+                        }
+                        table = level.table.read().expect("level table lock");
+                    }
+                    budget += want;
+                }
+                let mut new = 0;
+                for &(key, i, n) in &fresh {
+                    let order = order(pos, i);
+                    let (is_new, smallest) = table.insert_min(key, order);
+                    new += usize::from(is_new);
+                    if smallest && !level.replay {
+                        let next = p.nexts[n].take().expect("each successor is recorded once");
+                        out.found.push((order, key));
+                        out.states.push(model, next);
+                    }
+                }
+                budget -= new;
+                unflushed_new += new as u64;
+            }
+            p.nexts.clear();
             if unflushed >= 256 || (limited && unflushed_new > 0) {
                 level.transitions.fetch_add(unflushed, Ordering::Relaxed);
                 unflushed = 0;
@@ -967,6 +1105,9 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
                     ctx.abort(StopReason::MaxStates);
                 }
             }
+        }
+        if start >= frontier.len() {
+            break;
         }
     }
     level.count.fetch_add(unflushed_new, Ordering::Relaxed);
