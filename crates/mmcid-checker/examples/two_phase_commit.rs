@@ -454,7 +454,7 @@ mod tests {
             model.actions(&s, &mut actions);
             for a in &actions {
                 let next = model.next_state(&s, a, &mut Coverage::new()).unwrap();
-                if seen.insert(next.clone()) {
+                if seen.insert(next) {
                     todo.push(next);
                 }
             }

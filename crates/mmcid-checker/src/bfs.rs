@@ -499,6 +499,8 @@ struct Level<'l, S> {
     frontier_keys: Option<&'l [Fingerprint]>,
     /// Whether successors may be added (false at the maximum depth).
     expand: bool,
+    /// The expected number of new states at this depth (from the previous depth's growth).
+    expected: usize,
     /// Whether the next frontier is replayed from the table (see [`run`]), so workers need not
     /// keep their successors.
     replay: bool,
@@ -569,7 +571,7 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
             States::Packed { data, .. } => data.capacity() as u64 * 8,
         };
         let parent_bytes: u64 = parents.iter().map(|p| p.bytes.capacity() as u64).sum();
-        let expected = (frontier.len() as f64 * growth * 1.2) as usize;
+        let expected = (frontier.len() as f64 * growth * 1.1) as usize;
         let table = Table::new(expected * 4 / 3 + 64);
         let level = Level {
             frontier: &frontier,
@@ -581,6 +583,7 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
             cursor: Padded(AtomicUsize::new(0)),
             expand: config.max_depth.is_none_or(|max| depth < max),
             frontier_keys: frontier_keys.as_deref(),
+            expected,
             replay,
             decided: decided.iter().map(Option::is_some).collect(),
             best: (0..ctx.slots())
@@ -759,6 +762,9 @@ fn replay_frontier<M: Model>(
     (States::Packed { words, data }, links, keys)
 }
 
+/// One worker's recorded successors: (order, fingerprint) pairs and the states, in order.
+type Found<S> = (Vec<(u64, Fingerprint)>, States<S>);
+
 /// Removes from a worker's list of recorded successors those whose order is not the
 /// smallest for their key, in place.
 fn keep_smallest<S>(found: &mut Vec<(u64, Fingerprint)>, states: &mut States<S>, table: &Table) {
@@ -792,12 +798,30 @@ fn keep_smallest<S>(found: &mut Vec<(u64, Fingerprint)>, states: &mut States<S>,
 /// order, at most `limit` of them.
 fn merge_lists<M: Model>(
     model: &M,
-    lists: Vec<(Vec<(u64, Fingerprint)>, States<M::State>)>,
+    lists: Vec<Found<M::State>>,
     limit: usize,
 ) -> (States<M::State>, Parents, Vec<Fingerprint>) {
     enum Source<S> {
         Raw(std::vec::IntoIter<S>),
         Packed { data: Vec<u64>, at: usize },
+    }
+    if let [(found, _)] = lists.as_slice() {
+        if found.len() <= limit {
+            // One worker: its list is the next frontier as it is.
+            let (found, states) = lists.into_iter().next().expect("one list");
+            let mut links = Parents {
+                bytes: Vec::with_capacity(found.len() * 2),
+            };
+            let mut last = 0usize;
+            let mut keys = Vec::with_capacity(found.len());
+            for &(order, key) in &found {
+                let (pos, action) = split_order(order);
+                links.push(&mut last, pos, action);
+                keys.push(key);
+            }
+            links.bytes.shrink_to_fit();
+            return (states, links, keys);
+        }
     }
     let total: usize = lists.iter().map(|l| l.0.len()).sum::<usize>().min(limit);
     let mut out = States::empty_like(model);
@@ -810,7 +834,8 @@ fn merge_lists<M: Model>(
         bytes: Vec::with_capacity(total * 2),
     };
     let mut keys = Vec::with_capacity(total);
-    let mut heads: Vec<(Vec<(u64, Fingerprint)>, usize, Source<M::State>)> = lists
+    type Head<S> = (Vec<(u64, Fingerprint)>, usize, Source<S>);
+    let mut heads: Vec<Head<M::State>> = lists
         .into_iter()
         .map(|(found, states)| {
             let source = match states {
@@ -855,7 +880,7 @@ fn sample_state_size<M: Model>(ctx: &Context<'_, M>, frontier: &States<M::State>
     let sample: Vec<u64> = (0..len)
         .step_by(step)
         .take(16)
-        .map(|i| frontier.with(ctx.model, i, |s| estimated_size(s)))
+        .map(|i| frontier.with(ctx.model, i, estimated_size))
         .collect();
     let inline = std::mem::size_of::<M::State>() as u64;
     let mean = sample.iter().sum::<u64>() / sample.len().max(1) as u64;
@@ -953,6 +978,15 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
         found: Vec::new(),
         states: States::empty_like(model),
     };
+    if !level.replay {
+        // Room for this worker's share of the expected new states, so that the lists do not
+        // grow by doubling (which leaves up to half of them unused).
+        let share = level.expected / ctx.workers + 16;
+        out.found.reserve_exact(share);
+        if let States::Raw(v) = &mut out.states {
+            v.reserve_exact(share);
+        }
+    }
     let mut actions = Vec::new();
     let (mut current, mut previous) = (Pending::new(), Pending::new());
     // (fingerprint, action index, index in `nexts`) of successors not seen before this depth.
@@ -1124,6 +1158,59 @@ mod tests {
         naive, summary, LockOrder, Mutexes, RacyCounter, Release, Slow, Spinner, Swapped,
     };
     use crate::{check, CheckConfig, Model, Outcome, Progress, StopReason};
+
+    use super::{Seen, Table};
+    use crate::fingerprint::fingerprint;
+
+    #[test]
+    fn the_seen_set_finds_exactly_what_was_inserted() {
+        let mut seen = Seen::new();
+        let mut all: Vec<u64> = Vec::new();
+        // Batches of fingerprints (and the extreme values), merged level by level; enough of
+        // them to split the buckets several times.
+        for batch in 0..20u64 {
+            let mut keys: Vec<u64> = (0..1000u64).map(|i| fingerprint(&(batch, i))).collect();
+            if batch == 3 {
+                keys.extend([0, 1, u64::MAX]);
+            }
+            keys.sort_unstable();
+            seen.insert_sorted(&keys, 2);
+            all.extend(&keys);
+        }
+        assert_eq!(seen.len, all.len() as u64);
+        assert!(seen.bits > 4, "the buckets split");
+        for &k in &all {
+            assert!(seen.contains(k), "{k:#x}");
+        }
+        for i in 0..20_000u64 {
+            let absent = fingerprint(&(i, "absent"));
+            assert!(!seen.contains(absent));
+        }
+        assert!(!seen.contains(2));
+        for bucket in &seen.buckets {
+            assert!(bucket.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
+
+    #[test]
+    fn the_level_table_keeps_the_smallest_order_across_growth() {
+        let mut table = Table::new(64);
+        let keys: Vec<u64> = (0..40u64).map(|i| fingerprint(&i)).chain([0]).collect();
+        for (n, &k) in keys.iter().enumerate() {
+            assert_eq!(table.insert_min(k, 100 + n as u64), (true, true));
+        }
+        // A larger order changes nothing; a smaller one wins.
+        assert_eq!(table.insert_min(keys[5], 1000), (false, false));
+        assert_eq!(table.insert_min(keys[5], 7), (false, true));
+        assert_eq!(table.insert_min(0, 3), (false, true));
+        table = table.grown();
+        assert_eq!(table.order_of(keys[5]), 7);
+        assert_eq!(table.order_of(0), 3);
+        assert_eq!(table.order_of(keys[6]), 106);
+        let mut entries = table.into_entries();
+        entries.sort_unstable();
+        assert_eq!(entries.len(), keys.len());
+    }
 
     fn config(workers: usize, symmetry: bool) -> CheckConfig {
         CheckConfig {
