@@ -93,6 +93,28 @@ impl<T> std::ops::Deref for Padded<T> {
     }
 }
 
+/// Sorts `v` by `key`; with `parallel`, first moves the elements whose key is below `mid` to
+/// the front, then sorts both parts at once on two threads.
+fn sort_split<T: Send>(v: &mut [T], key: impl Fn(&T) -> u64 + Sync, mid: u64, parallel: bool) {
+    if !parallel || v.len() < PARALLEL_MIN {
+        v.sort_unstable_by_key(|x| key(x));
+        return;
+    }
+    // Partition: everything before `low` is below `mid`.
+    let mut low = 0;
+    for i in 0..v.len() {
+        if key(&v[i]) < mid {
+            v.swap(low, i);
+            low += 1;
+        }
+    }
+    let (below, rest) = v.split_at_mut(low);
+    std::thread::scope(|scope| {
+        scope.spawn(|| below.sort_unstable_by_key(|x| key(x)));
+        rest.sort_unstable_by_key(|x| key(x));
+    });
+}
+
 /// The order of a successor: its parent's frontier position, then the action index.
 fn order(pos: usize, action: usize) -> u64 {
     assert!(
@@ -623,9 +645,12 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
             if ctx.workers > 1 {
                 // Keep only the entries whose order is the smallest for their key. (With one
                 // worker, every recorded successor was the first, so the smallest, for its key.)
-                for (found, states) in &mut lists {
-                    keep_smallest(found, states, &table);
-                }
+                std::thread::scope(|scope| {
+                    for (found, states) in &mut lists {
+                        let table = &table;
+                        scope.spawn(move || keep_smallest(found, states, table));
+                    }
+                });
             }
             drop(table);
             merge_lists(model, lists, limit)
@@ -633,7 +658,7 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
         if !replay {
             frontier_keys = Some(keys.clone());
         }
-        keys.sort_unstable();
+        sort_split(&mut keys, |&k| k, 1 << 63, ctx.workers > 1);
         // One thread: buckets allocated by several threads would spread over several malloc
         // arenas and fragment them.
         seen.insert_sorted(&keys, 1);
@@ -710,7 +735,8 @@ fn replay_frontier<M: Model>(
 ) -> (States<M::State>, Parents, Vec<Fingerprint>) {
     let model = ctx.model;
     let words = model.packed_words();
-    entries.sort_unstable_by_key(|e| e[1]);
+    let mid = ((frontier.len() / 2) as u64) << ACTION_BITS;
+    sort_split(&mut entries, |e| e[1], mid, ctx.workers > 1);
     entries.truncate(limit);
     let mut links = Parents {
         bytes: Vec::with_capacity(entries.len() * 2),
