@@ -331,6 +331,10 @@ fn main() {
     }
     let report = check(&TwoPhaseSys { rms }, &config);
     println!("{report}");
+    println!(
+        "fingerprint collision probability (TLC's estimate): {:.1e}",
+        report.collision_probability
+    );
     for d in &report.discoveries {
         println!("{}: {}", d.property, d.kind);
     }
