@@ -8,15 +8,17 @@
 //! its representative sorts RMs by their state only, which is not canonical (two states of one
 //! class can have different representatives), so its count also depends on the search order.
 //!
-//! Run with `cargo run --release -p mmcid-checker --example two_phase_commit -- 5 [symmetry]`.
-
-use std::collections::BTreeSet;
+//! Run with `cargo run --release -p mmcid-checker --example two_phase_commit -- 5 [symmetry]
+//! [workers=N]`. The state is packed into one 64-bit word, so successors cost no allocation.
 
 use mmcid_checker::{check, CheckConfig, Coverage, Model, Property};
 
+/// The largest number of resource managers the packed state has room for.
+pub const MAX_RMS: usize = 14;
+
 /// The system: how many resource managers take part.
 pub struct TwoPhaseSys {
-    /// Number of resource managers.
+    /// Number of resource managers (at most [`MAX_RMS`]).
     pub rms: usize,
 }
 
@@ -58,13 +60,113 @@ pub enum Message {
     Abort,
 }
 
-/// The state of the whole system.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TwoPhaseState {
-    rm_state: Vec<RmState>,
-    tm_state: TmState,
-    tm_prepared: Vec<bool>,
-    msgs: BTreeSet<Message>,
+// Bit layout of a state: 2 bits per RM state, one bit per RM for "the TM received its
+// prepared", one bit per RM for "its prepared message was sent", 2 bits of TM state, and the
+// commit and abort messages.
+const RM_BITS: u32 = 0;
+const TM_PREPARED: u32 = 2 * MAX_RMS as u32;
+const SENT: u32 = TM_PREPARED + MAX_RMS as u32;
+const TM_BITS: u32 = SENT + MAX_RMS as u32;
+const COMMIT_MSG: u32 = TM_BITS + 2;
+const ABORT_MSG: u32 = COMMIT_MSG + 1;
+
+/// The state of the whole system, packed into one word: no allocation to copy or hash it.
+/// The message set is a set of bits, as in the TLA+ spec (a message once sent stays).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TwoPhaseState(u64);
+
+impl TwoPhaseState {
+    /// RM `rm`'s state.
+    pub fn rm_state(self, rm: usize) -> RmState {
+        match (self.0 >> (RM_BITS + 2 * rm as u32)) & 3 {
+            0 => RmState::Working,
+            1 => RmState::Prepared,
+            2 => RmState::Committed,
+            _ => RmState::Aborted,
+        }
+    }
+
+    fn set_rm_state(&mut self, rm: usize, state: RmState) {
+        let shift = RM_BITS + 2 * rm as u32;
+        self.0 = (self.0 & !(3 << shift)) | ((state as u64) << shift);
+    }
+
+    /// The TM's state.
+    pub fn tm_state(self) -> TmState {
+        match (self.0 >> TM_BITS) & 3 {
+            0 => TmState::Init,
+            1 => TmState::Committed,
+            _ => TmState::Aborted,
+        }
+    }
+
+    fn set_tm_state(&mut self, state: TmState) {
+        self.0 = (self.0 & !(3 << TM_BITS)) | ((state as u64) << TM_BITS);
+    }
+
+    fn bit(self, at: u32) -> bool {
+        self.0 & (1 << at) != 0
+    }
+
+    /// Whether the TM has received RM `rm`'s "prepared".
+    pub fn tm_prepared(self, rm: usize) -> bool {
+        self.bit(TM_PREPARED + rm as u32)
+    }
+
+    /// Whether `message` has been sent.
+    pub fn has(self, message: Message) -> bool {
+        match message {
+            Message::Prepared { rm } => self.bit(SENT + rm as u32),
+            Message::Commit => self.bit(COMMIT_MSG),
+            Message::Abort => self.bit(ABORT_MSG),
+        }
+    }
+
+    fn send(&mut self, message: Message) {
+        self.0 |= 1
+            << match message {
+                Message::Prepared { rm } => SENT + rm as u32,
+                Message::Commit => COMMIT_MSG,
+                Message::Abort => ABORT_MSG,
+            };
+    }
+
+    fn all_rms(self, rms: usize, state: RmState) -> bool {
+        (0..rms).all(|rm| self.rm_state(rm) == state)
+    }
+
+    fn any_rm(self, rms: usize, state: RmState) -> bool {
+        (0..rms).any(|rm| self.rm_state(rm) == state)
+    }
+}
+
+impl std::fmt::Debug for TwoPhaseState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rms = (0..MAX_RMS)
+            .rev()
+            .find(|&rm| {
+                self.rm_state(rm) != RmState::Working
+                    || self.0 & (0x4001 << (TM_PREPARED as usize + rm)) != 0
+            })
+            .map_or(0, |rm| rm + 1);
+        let msgs: Vec<Message> = (0..MAX_RMS)
+            .map(|rm| Message::Prepared { rm })
+            .chain([Message::Commit, Message::Abort])
+            .filter(|m| self.has(*m))
+            .collect();
+        f.debug_struct("TwoPhaseState")
+            .field(
+                "rm_state",
+                &(0..rms).map(|rm| self.rm_state(rm)).collect::<Vec<_>>(),
+            )
+            .field("tm_state", &self.tm_state())
+            .field(
+                "tm_prepared",
+                &(0..rms).map(|rm| self.tm_prepared(rm)).collect::<Vec<_>>(),
+            )
+            .field("msgs", &msgs)
+            .finish()
+    }
 }
 
 /// One step of the TM or of an RM.
@@ -91,33 +193,36 @@ impl Model for TwoPhaseSys {
     type Action = Action;
 
     fn init_states(&self) -> Vec<TwoPhaseState> {
-        vec![TwoPhaseState {
-            rm_state: vec![RmState::Working; self.rms],
-            tm_state: TmState::Init,
-            tm_prepared: vec![false; self.rms],
-            msgs: BTreeSet::new(),
-        }]
+        assert!(
+            self.rms <= MAX_RMS,
+            "at most {MAX_RMS} resource managers fit in the packed state"
+        );
+        vec![TwoPhaseState(0)]
     }
 
     fn actions(&self, state: &TwoPhaseState, actions: &mut Vec<Action>) {
-        if state.tm_state == TmState::Init && state.tm_prepared.iter().all(|p| *p) {
+        let state = *state;
+        let init = state.tm_state() == TmState::Init;
+        if init && (0..self.rms).all(|rm| state.tm_prepared(rm)) {
             actions.push(Action::TmCommit);
         }
-        if state.tm_state == TmState::Init {
+        if init {
             actions.push(Action::TmAbort);
         }
+        let commit = state.has(Message::Commit);
+        let abort = state.has(Message::Abort);
         for rm in 0..self.rms {
-            if state.tm_state == TmState::Init && state.msgs.contains(&Message::Prepared { rm }) {
+            if init && state.has(Message::Prepared { rm }) {
                 actions.push(Action::TmRcvPrepared(rm));
             }
-            if state.rm_state[rm] == RmState::Working {
+            if state.rm_state(rm) == RmState::Working {
                 actions.push(Action::RmPrepare(rm));
                 actions.push(Action::RmChooseToAbort(rm));
             }
-            if state.msgs.contains(&Message::Commit) {
+            if commit {
                 actions.push(Action::RmRcvCommitMsg(rm));
             }
-            if state.msgs.contains(&Message::Abort) {
+            if abort {
                 actions.push(Action::RmRcvAbortMsg(rm));
             }
         }
@@ -129,84 +234,107 @@ impl Model for TwoPhaseSys {
         action: &Action,
         _: &mut Coverage,
     ) -> Option<TwoPhaseState> {
-        let mut state = last.clone();
+        let mut state = *last;
         match *action {
-            Action::TmRcvPrepared(rm) => state.tm_prepared[rm] = true,
+            Action::TmRcvPrepared(rm) => state.0 |= 1 << (TM_PREPARED + rm as u32),
             Action::TmCommit => {
-                state.tm_state = TmState::Committed;
-                state.msgs.insert(Message::Commit);
+                state.set_tm_state(TmState::Committed);
+                state.send(Message::Commit);
             }
             Action::TmAbort => {
-                state.tm_state = TmState::Aborted;
-                state.msgs.insert(Message::Abort);
+                state.set_tm_state(TmState::Aborted);
+                state.send(Message::Abort);
             }
             Action::RmPrepare(rm) => {
-                state.rm_state[rm] = RmState::Prepared;
-                state.msgs.insert(Message::Prepared { rm });
+                state.set_rm_state(rm, RmState::Prepared);
+                state.send(Message::Prepared { rm });
             }
-            Action::RmChooseToAbort(rm) => state.rm_state[rm] = RmState::Aborted,
-            Action::RmRcvCommitMsg(rm) => state.rm_state[rm] = RmState::Committed,
-            Action::RmRcvAbortMsg(rm) => state.rm_state[rm] = RmState::Aborted,
+            Action::RmChooseToAbort(rm) => state.set_rm_state(rm, RmState::Aborted),
+            Action::RmRcvCommitMsg(rm) => state.set_rm_state(rm, RmState::Committed),
+            Action::RmRcvAbortMsg(rm) => state.set_rm_state(rm, RmState::Aborted),
         }
         Some(state)
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
         vec![
-            Property::sometimes("abort agreement", |_, s: &TwoPhaseState| {
-                s.rm_state.iter().all(|r| *r == RmState::Aborted)
+            Property::sometimes("abort agreement", |m: &Self, s: &TwoPhaseState| {
+                s.all_rms(m.rms, RmState::Aborted)
             }),
-            Property::sometimes("commit agreement", |_, s: &TwoPhaseState| {
-                s.rm_state.iter().all(|r| *r == RmState::Committed)
+            Property::sometimes("commit agreement", |m: &Self, s: &TwoPhaseState| {
+                s.all_rms(m.rms, RmState::Committed)
             }),
-            Property::always("consistent", |_, s: &TwoPhaseState| {
-                !(s.rm_state.contains(&RmState::Aborted)
-                    && s.rm_state.contains(&RmState::Committed))
+            Property::always("consistent", |m: &Self, s: &TwoPhaseState| {
+                !(s.any_rm(m.rms, RmState::Aborted) && s.any_rm(m.rms, RmState::Committed))
             }),
         ]
     }
 
     /// RMs are interchangeable: sort them by (state, prepared at the TM, "prepared" sent) and
-    /// renumber the "prepared" messages accordingly.
+    /// renumber them accordingly.
     fn representative(&self, s: &TwoPhaseState) -> TwoPhaseState {
-        let mut rms: Vec<(RmState, bool, bool)> = (0..self.rms)
-            .map(|rm| {
-                let sent = s.msgs.contains(&Message::Prepared { rm });
-                (s.rm_state[rm], s.tm_prepared[rm], sent)
-            })
-            .collect();
-        rms.sort_unstable();
-        let mut msgs: BTreeSet<Message> = s
-            .msgs
-            .iter()
-            .copied()
-            .filter(|m| !matches!(m, Message::Prepared { .. }))
-            .collect();
-        msgs.extend(
-            rms.iter()
-                .enumerate()
-                .filter(|(_, r)| r.2)
-                .map(|(rm, _)| Message::Prepared { rm }),
-        );
-        TwoPhaseState {
-            rm_state: rms.iter().map(|r| r.0).collect(),
-            tm_state: s.tm_state,
-            tm_prepared: rms.iter().map(|r| r.1).collect(),
-            msgs,
+        let mut rms = [(RmState::Working, false, false); MAX_RMS];
+        for (rm, r) in rms.iter_mut().enumerate().take(self.rms) {
+            *r = (
+                s.rm_state(rm),
+                s.tm_prepared(rm),
+                s.has(Message::Prepared { rm }),
+            );
         }
+        rms[..self.rms].sort_unstable();
+        let mut out = TwoPhaseState(s.0 & (0xf << TM_BITS));
+        for (rm, &(state, prepared, sent)) in rms.iter().enumerate().take(self.rms) {
+            out.set_rm_state(rm, state);
+            if prepared {
+                out.0 |= 1 << (TM_PREPARED + rm as u32);
+            }
+            if sent {
+                out.send(Message::Prepared { rm });
+            }
+        }
+        out
+    }
+
+    fn packed_words(&self) -> usize {
+        1
+    }
+
+    fn pack(&self, state: &TwoPhaseState, words: &mut [u64]) {
+        words[0] = state.0;
+    }
+
+    fn unpack(&self, words: &[u64]) -> TwoPhaseState {
+        TwoPhaseState(words[0])
     }
 }
 
 fn main() {
-    let rms = std::env::args()
-        .nth(1)
-        .map_or(3, |n| n.parse().expect("the number of resource managers"));
-    let config = CheckConfig {
-        symmetry: std::env::args().nth(2).as_deref() == Some("symmetry"),
-        ..CheckConfig::default()
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rms = match args.first().map(|n| n.parse::<usize>()) {
+        None => 3,
+        Some(Ok(n)) if (1..=MAX_RMS).contains(&n) => n,
+        Some(_) => {
+            eprintln!("usage: two_phase_commit [RMS (1..={MAX_RMS})] [symmetry] [workers=N]");
+            std::process::exit(2);
+        }
     };
+    let mut config = CheckConfig::default();
+    for arg in &args[1.min(args.len())..] {
+        if arg == "symmetry" {
+            config.symmetry = true;
+        } else if let Some(Ok(n)) = arg.strip_prefix("workers=").map(str::parse) {
+            config.workers = n;
+        } else {
+            eprintln!("unknown argument `{arg}`");
+            std::process::exit(2);
+        }
+    }
     let report = check(&TwoPhaseSys { rms }, &config);
     println!("{report}");
+    println!(
+        "fingerprint collision probability (TLC's estimate): {:.1e}",
+        report.collision_probability
+    );
     for d in &report.discoveries {
         println!("{}: {}", d.property, d.kind);
     }
@@ -252,6 +380,64 @@ mod tests {
     }
 
     #[test]
+    fn seven_resource_managers() {
+        let report = run(7, false, 2);
+        assert_eq!(report.outcome, Outcome::Complete);
+        assert_eq!(report.stats.unique_states, 296_448);
+        assert!(report.is_ok());
+    }
+
+    /// The same model without packing: the frontier keeps whole states.
+    struct Unpacked(TwoPhaseSys);
+
+    impl Model for Unpacked {
+        type State = TwoPhaseState;
+        type Action = Action;
+        fn init_states(&self) -> Vec<TwoPhaseState> {
+            self.0.init_states()
+        }
+        fn actions(&self, s: &TwoPhaseState, actions: &mut Vec<Action>) {
+            self.0.actions(s, actions);
+        }
+        fn next_state(
+            &self,
+            s: &TwoPhaseState,
+            a: &Action,
+            c: &mut Coverage,
+        ) -> Option<TwoPhaseState> {
+            self.0.next_state(s, a, c)
+        }
+        fn properties(&self) -> Vec<Property<Self>> {
+            vec![Property::sometimes(
+                "commit agreement",
+                |m: &Self, s: &TwoPhaseState| s.all_rms(m.0.rms, RmState::Committed),
+            )]
+        }
+    }
+
+    #[test]
+    fn packing_changes_nothing_but_memory() {
+        let packed = run(5, false, 2);
+        let unpacked = check(
+            &Unpacked(TwoPhaseSys { rms: 5 }),
+            &CheckConfig {
+                workers: 2,
+                ..CheckConfig::default()
+            },
+        );
+        assert_eq!(packed.stats.unique_states, unpacked.stats.unique_states);
+        assert_eq!(packed.stats.transitions, unpacked.stats.transitions);
+        assert_eq!(packed.stats.max_depth, unpacked.stats.max_depth);
+        let p = packed.discovery("commit agreement").unwrap().trace.as_ref();
+        let u = unpacked
+            .discovery("commit agreement")
+            .unwrap()
+            .trace
+            .as_ref();
+        assert_eq!(p.unwrap().to_token(), u.unwrap().to_token());
+    }
+
+    #[test]
     fn five_resource_managers_with_symmetry() {
         let report = run(5, true, 2);
         assert_eq!(report.stats.unique_states, 314);
@@ -272,7 +458,7 @@ mod tests {
             model.actions(&s, &mut actions);
             for a in &actions {
                 let next = model.next_state(&s, a, &mut Coverage::new()).unwrap();
-                if seen.insert(next.clone()) {
+                if seen.insert(next) {
                     todo.push(next);
                 }
             }

@@ -1,268 +1,673 @@
 //! Level-synchronous parallel breadth-first search.
 //!
 //! The states of one depth (the *frontier*) are explored in parallel; their new successors are
-//! collected, and only when the whole depth is done do they become the next frontier. Every
-//! state's parent link is stored in the seen-set (keyed by fingerprint, of the representative
-//! with symmetry on), so the path to any state is a shortest one, kept as an initial-state index
-//! and action indices and rebuilt by replaying the model ([`crate::Trace`]).
+//! collected, and only when the whole depth is done do they become the next frontier. The path
+//! to any state is a shortest one, kept as an initial-state index and action indices and
+//! rebuilt by replaying the model ([`crate::Trace`]).
+//!
+//! # Memory
+//!
+//! - The seen-set holds only the 64-bit fingerprints (of the representatives with symmetry on),
+//!   8 bytes per state, in sorted buckets indexed by the top bits: no hash-table slack, and no
+//!   lossy hashing beyond the fingerprint itself (the report gives the collision probability).
+//!   Workers only read it while a depth is explored; the new fingerprints are merged in between
+//!   depths.
+//! - New states of a depth are first collected in a concurrent open-addressing table of
+//!   (fingerprint, order) pairs, where the order names the parent and action (see below). The
+//!   states themselves are not kept: once the depth is done, the winning (parent, action) pairs
+//!   are replayed to build the next frontier, one `next_state` per new state.
+//! - Parent links are kept per depth as a byte stream of small deltas (about 2 bytes per
+//!   state), enough to rebuild the path to any state of the search.
+//! - The frontier stores states packed ([`Model::pack`]) if the model packs them.
 //!
 //! # Determinism
 //!
 //! Results do not depend on the number of workers or on their timing. Each candidate successor
 //! is ordered by `(position of its parent in the frontier, action index)`; when several parents
-//! reach the same new state, the smallest order wins, and the next frontier is sorted by it. By
-//! induction the frontier is sorted by path (initial-state index, then action indices), each
-//! state's stored path is the lexicographically smallest shortest path, and the next frontier is
-//! exactly what a sequential search would build. A finding at depth `d` is kept for the smallest
-//! frontier position, so the reported trace is the smallest shortest one as well.
+//! reach the same new state, the smallest order wins (an atomic minimum), and the next frontier
+//! is sorted by it. By induction the frontier is sorted by path (initial-state index, then
+//! action indices), each state's stored path is the lexicographically smallest shortest path,
+//! and the next frontier is exactly what a sequential search would build. A finding at depth `d`
+//! is kept for the smallest frontier position, so the reported trace is the smallest shortest
+//! one as well.
 //!
 //! # Symmetry
 //!
 //! With symmetry on, states are deduplicated on the fingerprint of [`Model::representative`],
-//! but the frontier keeps the *original* successor, and paths continue from it. The
-//! representative may not be reachable at all, and the action indices of a path are only
-//! meaningful in the states that the replay reaches, which are the originals. (Stateright marks
-//! the same choice with an "IMPORTANT" comment.)
+//! but the frontier keeps the *original* successor (the one the winning parent and action
+//! produce), and paths continue from it. The representative may not be reachable at all, and
+//! the action indices of a path are only meaningful in the states that the replay reaches,
+//! which are the originals. (Stateright marks the same choice with an "IMPORTANT" comment.)
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::explore::{merge_findings, Context, Decided, SearchEnd, SlotFindings, Visit};
-use crate::fingerprint::{estimated_size, Fingerprint, IdentityBuild};
+use crate::fingerprint::{estimated_size, Fingerprint};
 use crate::model::{Coverage, Model};
 use crate::report::{Outcome, StopReason};
 use crate::Progress;
 
-const SHARDS: usize = 64;
 /// Frontier positions a worker claims at a time.
-const BLOCK: usize = 16;
+const BLOCK: usize = 64;
+/// Level-table slots a worker reserves at a time.
+const RESERVE_CHUNK: usize = 1024;
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// Bits of an order that hold the action index; the rest hold the parent's position.
+const ACTION_BITS: u32 = 20;
+const ACTION_MASK: u64 = (1 << ACTION_BITS) - 1;
+/// The seen-set splits its buckets when they hold this many fingerprints on average.
+const BUCKET_TARGET: usize = 128;
+/// Steps of the linear walk from the guessed position before a binary search.
+const WALK: usize = 32;
+/// Below this many keys, merging them into the seen-set is not worth a thread.
+const PARALLEL_MIN: usize = 1 << 14;
 
-/// How a state was first reached.
-#[derive(Clone, Copy)]
-struct Link {
-    /// The parent's key; for an initial state, its index in `init_states`.
-    parent: u64,
-    /// The action index in the parent; [`INIT`] for an initial state.
-    action: u32,
+/// Asks the CPU to start loading `value`'s cache line, so that several lookups' cache misses
+/// overlap instead of following one another.
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults and changes no memory, whatever the
+    // address (here a valid reference anyway).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (value as *const T).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
-const INIT: u32 = u32::MAX;
+/// A value alone on its cache lines, so that workers updating different counters do not slow
+/// each other down.
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded<T>(T);
 
-fn shard_of(key: Fingerprint) -> usize {
-    // Middle bits: the maps use the low bits for buckets and the high ones for tags.
-    (key >> 32) as usize % SHARDS
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
-/// Every state found so far, with its parent link.
+/// Sorts `v` by `key`; with `parallel`, first moves the elements whose key is below `mid` to
+/// the front, then sorts both parts at once on two threads.
+fn sort_split<T: Send>(v: &mut [T], key: impl Fn(&T) -> u64 + Sync, mid: u64, parallel: bool) {
+    if !parallel || v.len() < PARALLEL_MIN {
+        v.sort_unstable_by_key(|x| key(x));
+        return;
+    }
+    // Partition: everything before `low` is below `mid`.
+    let mut low = 0;
+    for i in 0..v.len() {
+        if key(&v[i]) < mid {
+            v.swap(low, i);
+            low += 1;
+        }
+    }
+    let (below, rest) = v.split_at_mut(low);
+    std::thread::scope(|scope| {
+        scope.spawn(|| below.sort_unstable_by_key(|x| key(x)));
+        rest.sort_unstable_by_key(|x| key(x));
+    });
+}
+
+/// The order of a successor: its parent's frontier position, then the action index.
+fn order(pos: usize, action: usize) -> u64 {
+    assert!(
+        action as u64 <= ACTION_MASK,
+        "a state has more than {ACTION_MASK} actions"
+    );
+    ((pos as u64) << ACTION_BITS) | action as u64
+}
+
+fn split_order(order: u64) -> (usize, usize) {
+    (
+        (order >> ACTION_BITS) as usize,
+        (order & ACTION_MASK) as usize,
+    )
+}
+
+/// Every fingerprint found so far, in buckets by their top `bits`, each sorted.
 struct Seen {
-    shards: Vec<HashMap<Fingerprint, Link, IdentityBuild>>,
+    bits: u32,
+    buckets: Vec<Vec<Fingerprint>>,
     len: u64,
 }
 
 impl Seen {
     fn new() -> Self {
         Seen {
-            shards: (0..SHARDS).map(|_| HashMap::default()).collect(),
+            bits: 4,
+            buckets: vec![Vec::new(); 16],
             len: 0,
         }
     }
 
+    #[inline]
+    fn bucket_of(bits: u32, key: Fingerprint) -> usize {
+        (key >> (64 - bits)) as usize
+    }
+
+    /// The bucket of `key` and the guessed position of `key` in it. Fingerprints are uniform,
+    /// so the bits below the bucket's predict the position.
+    #[inline]
+    fn locate(&self, key: Fingerprint) -> (&[Fingerprint], usize) {
+        let bucket = &self.buckets[Self::bucket_of(self.bits, key)];
+        let below = key << self.bits;
+        let guess = ((u128::from(below) * bucket.len() as u128) >> 64) as usize;
+        (bucket, guess)
+    }
+
+    #[cfg(test)]
     fn contains(&self, key: Fingerprint) -> bool {
-        self.shards[shard_of(key)].contains_key(&key)
+        let (bucket, guess) = self.locate(key);
+        bucket
+            .get(guess)
+            .is_some_and(|&at| Self::finish(bucket, guess, at, key))
     }
 
-    fn insert(&mut self, key: Fingerprint, link: Link) -> bool {
-        let new = self.shards[shard_of(key)].insert(key, link).is_none();
-        self.len += u64::from(new);
-        new
-    }
-
-    /// The initial-state index and action indices of the stored path to `key`.
-    fn path(&self, mut key: Fingerprint) -> (usize, Vec<usize>) {
-        let mut actions = Vec::new();
-        loop {
-            let link = self.shards[shard_of(key)][&key];
-            if link.action == INIT {
-                actions.reverse();
-                return (link.parent as usize, actions);
-            }
-            actions.push(link.action as usize);
-            key = link.parent;
+    /// Whether `key` is in `bucket`, whose element at `guess` is `at`: walk a few steps from
+    /// the guess, then fall back to a binary search on the right side.
+    #[inline]
+    fn finish(bucket: &[Fingerprint], guess: usize, at: Fingerprint, key: Fingerprint) -> bool {
+        if at == key {
+            return true;
         }
+        if at < key {
+            let rest = &bucket[guess + 1..];
+            for (n, &k) in rest.iter().enumerate() {
+                if k >= key {
+                    return k == key;
+                }
+                if n == WALK {
+                    return rest[n + 1..].binary_search(&key).is_ok();
+                }
+            }
+            false
+        } else {
+            let rest = &bucket[..guess];
+            for (n, &k) in rest.iter().rev().enumerate() {
+                if k <= key {
+                    return k == key;
+                }
+                if n == WALK {
+                    return rest[..rest.len() - n - 1].binary_search(&key).is_ok();
+                }
+            }
+            false
+        }
+    }
+
+    /// Adds `keys`: sorted, distinct, and none of them in the set yet.
+    fn insert_sorted(&mut self, keys: &[Fingerprint], workers: usize) {
+        self.len += keys.len() as u64;
+        while self.len > (self.buckets.len() * BUCKET_TARGET) as u64 && self.bits < 40 {
+            self.split();
+        }
+        let bits = self.bits;
+        let chunks = if keys.len() >= PARALLEL_MIN {
+            workers.max(1)
+        } else {
+            1
+        };
+        let per = self.buckets.len().div_ceil(chunks);
+        std::thread::scope(|scope| {
+            for (c, chunk) in self.buckets.chunks_mut(per).enumerate() {
+                let first = c * per;
+                let lo = keys.partition_point(|&k| Self::bucket_of(bits, k) < first);
+                let hi = keys.partition_point(|&k| Self::bucket_of(bits, k) < first + chunk.len());
+                let part = &keys[lo..hi];
+                if chunks == 1 {
+                    merge_into(chunk, first, bits, part);
+                } else {
+                    scope.spawn(move || merge_into(chunk, first, bits, part));
+                }
+            }
+        });
+    }
+
+    /// Doubles the number of buckets: each one splits on the next bit.
+    fn split(&mut self) {
+        let bit = 63 - self.bits;
+        let old = std::mem::take(&mut self.buckets);
+        let mut buckets = Vec::with_capacity(old.len() * 2);
+        for mut low in old {
+            let mid = low.partition_point(|&k| (k >> bit) & 1 == 0);
+            let high = low[mid..].to_vec();
+            low.truncate(mid);
+            low.shrink_to_fit();
+            buckets.push(low);
+            buckets.push(high);
+        }
+        self.buckets = buckets;
+        self.bits += 1;
     }
 
     fn bytes(&self) -> u64 {
-        let entry = std::mem::size_of::<(Fingerprint, Link)>() as u64 + 1;
-        self.shards.iter().map(|m| m.capacity() as u64).sum::<u64>() * entry
+        let vec = std::mem::size_of::<Vec<Fingerprint>>() as u64;
+        self.buckets
+            .iter()
+            .map(|b| b.capacity() as u64 * 8 + vec)
+            .sum()
     }
 }
 
-struct Node<S> {
-    key: Fingerprint,
-    state: S,
+/// Merges the sorted `keys` into `buckets` (numbers `first`, `first + 1`, …).
+fn merge_into(buckets: &mut [Vec<Fingerprint>], first: usize, bits: u32, mut keys: &[Fingerprint]) {
+    for (i, bucket) in buckets.iter_mut().enumerate() {
+        let n = keys.partition_point(|&k| Seen::bucket_of(bits, k) <= first + i);
+        let (mine, rest) = keys.split_at(n);
+        keys = rest;
+        if mine.is_empty() {
+            continue;
+        }
+        let mut merged = Vec::with_capacity(bucket.len() + mine.len());
+        let (mut a, mut b) = (bucket.iter().peekable(), mine.iter().peekable());
+        while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
+            if x < y {
+                merged.push(x);
+                a.next();
+            } else {
+                merged.push(y);
+                b.next();
+            }
+        }
+        merged.extend(a);
+        merged.extend(b);
+        *bucket = merged;
+    }
 }
 
-struct Candidate<S> {
-    /// (parent's frontier position, action index): the smallest wins.
-    order: (usize, u32),
-    parent: Fingerprint,
-    state: S,
+const EMPTY: u64 = 0;
+const NO_ORDER: u64 = u64::MAX;
+
+/// The new states of one depth: open addressing over (fingerprint, smallest order) pairs.
+/// Fingerprint 0 marks an empty slot, so the state with that fingerprint is kept aside.
+struct Table {
+    slots: Vec<[AtomicU64; 2]>,
+    zero: AtomicU64,
 }
 
-type CandidateMap<S> = HashMap<Fingerprint, Candidate<S>, IdentityBuild>;
-
-/// The new states of the next depth, as the workers find them.
-struct NextLevel<S> {
-    shards: Vec<Mutex<CandidateMap<S>>>,
-    count: AtomicU64,
-}
-
-impl<S> NextLevel<S> {
-    fn new() -> Self {
-        NextLevel {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            count: AtomicU64::new(0),
+impl Table {
+    fn new(capacity: usize) -> Self {
+        Table {
+            slots: (0..capacity.max(64))
+                .map(|_| [AtomicU64::new(EMPTY), AtomicU64::new(NO_ORDER)])
+                .collect(),
+            zero: AtomicU64::new(NO_ORDER),
         }
     }
 
-    /// Offers a successor; returns whether its key is new to this depth.
-    fn offer(&self, key: Fingerprint, candidate: Candidate<S>) -> bool {
-        let mut shard = self.shards[shard_of(key)].lock().expect("frontier lock");
-        match shard.entry(key) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(candidate);
-                self.count.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            std::collections::hash_map::Entry::Occupied(mut e) => {
-                if candidate.order < e.get().order {
-                    e.insert(candidate);
+    /// How many entries the table may hold (three quarters of the slots).
+    fn limit(&self) -> usize {
+        self.slots.len() / 4 * 3
+    }
+
+    fn bytes(&self) -> u64 {
+        self.slots.len() as u64 * 16
+    }
+
+    /// The first slot to probe for `key` (to load it early).
+    #[inline]
+    fn home(&self, key: Fingerprint) -> &[AtomicU64; 2] {
+        &self.slots[((u128::from(key) * self.slots.len() as u128) >> 64) as usize]
+    }
+
+    /// Records that `key` is reached with `order`. Returns whether `key` is new to the table,
+    /// and whether `order` is now the smallest recorded for it. The caller has made sure there
+    /// is room.
+    #[inline]
+    fn insert_min(&self, key: Fingerprint, order: u64) -> (bool, bool) {
+        if key == EMPTY {
+            let before = self.zero.fetch_min(order, Ordering::Relaxed);
+            return (before == NO_ORDER, order < before);
+        }
+        let len = self.slots.len();
+        let mut i = ((u128::from(key) * len as u128) >> 64) as usize;
+        loop {
+            let slot = &self.slots[i];
+            let mut k = slot[0].load(Ordering::Relaxed);
+            if k == EMPTY {
+                match slot[0].compare_exchange(EMPTY, key, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => {
+                        let before = slot[1].fetch_min(order, Ordering::Relaxed);
+                        return (true, order < before);
+                    }
+                    Err(actual) => k = actual,
                 }
-                false
+            }
+            if k == key {
+                let smaller = order < slot[1].load(Ordering::Relaxed)
+                    && order < slot[1].fetch_min(order, Ordering::Relaxed);
+                return (false, smaller);
+            }
+            i += 1;
+            if i == len {
+                i = 0;
             }
         }
     }
 
-    /// The candidates in order.
-    fn into_sorted(self) -> Vec<(Fingerprint, Candidate<S>)> {
-        let mut all: Vec<_> = self
-            .shards
+    /// A table twice as large with the same entries.
+    fn grown(&self) -> Table {
+        let bigger = Table::new(self.slots.len() * 2);
+        for slot in &self.slots {
+            let key = slot[0].load(Ordering::Relaxed);
+            if key != EMPTY {
+                bigger.insert_min(key, slot[1].load(Ordering::Relaxed));
+            }
+        }
+        bigger
+            .zero
+            .store(self.zero.load(Ordering::Relaxed), Ordering::Relaxed);
+        bigger
+    }
+
+    /// The (fingerprint, order) entries, in the table's own memory.
+    fn into_entries(self) -> Vec<[u64; 2]> {
+        let zero = self.zero.into_inner();
+        let mut entries: Vec<[u64; 2]> = self
+            .slots
             .into_iter()
-            .flat_map(|m| m.into_inner().expect("frontier lock"))
+            .map(|[k, o]| [k.into_inner(), o.into_inner()])
+            .filter(|e| e[0] != EMPTY)
             .collect();
-        all.sort_unstable_by_key(|(_, c)| c.order);
-        all
+        if zero != NO_ORDER {
+            entries.push([EMPTY, zero]);
+        }
+        entries
+    }
+
+    /// The smallest order recorded for `key` (which is in the table).
+    fn order_of(&self, key: Fingerprint) -> u64 {
+        if key == EMPTY {
+            return self.zero.load(Ordering::Relaxed);
+        }
+        let len = self.slots.len();
+        let mut i = ((u128::from(key) * len as u128) >> 64) as usize;
+        loop {
+            let slot = &self.slots[i];
+            let k = slot[0].load(Ordering::Relaxed);
+            if k == key || k == EMPTY {
+                return slot[1].load(Ordering::Relaxed);
+            }
+            i += 1;
+            if i == len {
+                i = 0;
+            }
+        }
+    }
+}
+
+/// The states of one depth, in frontier order: as they are, or packed.
+enum States<S> {
+    Raw(Vec<S>),
+    Packed { words: usize, data: Vec<u64> },
+}
+
+impl<S> States<S> {
+    fn len(&self) -> usize {
+        match self {
+            States::Raw(v) => v.len(),
+            States::Packed { words, data } => data.len() / words,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with state number `i`.
+    #[inline]
+    fn with<M: Model<State = S>, R>(&self, model: &M, i: usize, f: impl FnOnce(&S) -> R) -> R {
+        match self {
+            States::Raw(v) => f(&v[i]),
+            States::Packed { words, data } => f(&model.unpack(&data[i * words..(i + 1) * words])),
+        }
+    }
+
+    fn empty_like(model: &impl Model<State = S>) -> Self {
+        match model.packed_words() {
+            0 => States::Raw(Vec::new()),
+            words => States::Packed {
+                words,
+                data: Vec::new(),
+            },
+        }
+    }
+
+    fn push<M: Model<State = S>>(&mut self, model: &M, state: S) {
+        match self {
+            States::Raw(v) => v.push(state),
+            States::Packed { words, data } => {
+                let at = data.len();
+                data.resize(at + *words, 0);
+                model.pack(&state, &mut data[at..]);
+            }
+        }
+    }
+}
+
+/// Per depth, the parent position (as a delta to the previous entry's) and action index of
+/// every state, as LEB128 numbers.
+#[derive(Default)]
+struct Parents {
+    bytes: Vec<u8>,
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn get_varint(bytes: &[u8], at: &mut usize) -> u64 {
+    let mut n = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = bytes[*at];
+        *at += 1;
+        n |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return n;
+        }
+        shift += 7;
+    }
+}
+
+impl Parents {
+    /// Appends the link of the next state of the depth (links come in frontier order, so
+    /// parent positions never decrease).
+    fn push(&mut self, last: &mut usize, pos: usize, action: usize) {
+        put_varint(&mut self.bytes, (pos - *last) as u64);
+        put_varint(&mut self.bytes, action as u64);
+        *last = pos;
+    }
+
+    /// The parent position and action index of state number `index`.
+    fn get(&self, index: usize) -> (usize, usize) {
+        let (mut at, mut pos) = (0, 0usize);
+        for i in 0..=index {
+            pos += get_varint(&self.bytes, &mut at) as usize;
+            let action = get_varint(&self.bytes, &mut at) as usize;
+            if i == index {
+                return (pos, action);
+            }
+        }
+        unreachable!("the loop returns at `index`")
     }
 }
 
 /// What the workers share while they explore one depth.
 struct Level<'l, S> {
-    frontier: &'l [Node<S>],
+    frontier: &'l States<S>,
     seen: &'l Seen,
-    next: NextLevel<S>,
+    table: RwLock<Table>,
+    // invariant: at least the number of entries of `table` (plus room reserved by workers).
+    reserved: Padded<AtomicUsize>,
+    /// New states so far (each worker adds its own from time to time).
+    count: Padded<AtomicU64>,
+    table_bytes: Padded<AtomicU64>,
     // invariant: positions below `cursor` are claimed by some worker.
-    cursor: AtomicUsize,
+    cursor: Padded<AtomicUsize>,
+    /// The keys of the frontier's states, if kept (for unpacked states, whose keys are
+    /// expensive to compute again).
+    frontier_keys: Option<&'l [Fingerprint]>,
     /// Whether successors may be added (false at the maximum depth).
     expand: bool,
+    /// The expected number of new states at this depth (from the previous depth's growth).
+    expected: usize,
+    /// Whether the next frontier is replayed from the table (see [`run`]), so workers need not
+    /// keep their successors.
+    replay: bool,
     /// Slots decided at a smaller depth.
     decided: Vec<bool>,
     /// Per slot, the smallest frontier position with a finding at this depth so far.
     best: Vec<AtomicUsize>,
-    transitions: AtomicU64,
-    /// Estimated bytes of the seen-set and frontier.
+    transitions: Padded<AtomicU64>,
+    /// Estimated bytes of the seen-set, the parent links and the frontier.
     base_bytes: u64,
-    candidate_bytes: u64,
 }
 
-struct WorkerOut {
+struct WorkerOut<S> {
     findings: SlotFindings,
     coverage: Coverage,
     transitions: u64,
     truncated: bool,
+    /// (order, fingerprint) of each successor whose order was the smallest for its
+    /// fingerprint when it was recorded, in order; and the successors themselves.
+    found: Vec<(u64, Fingerprint)>,
+    states: States<S>,
 }
+
+/// A slot decided by the search: where the state is, its key, and the finding.
+type DecidedAt = (usize, usize, Fingerprint, crate::explore::Finding);
 
 /// Runs the search to its end.
 pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
     let (model, config) = (ctx.model, ctx.config);
     let mut seen = Seen::new();
-    let mut frontier = Vec::new();
+    let mut frontier = States::empty_like(model);
+    let mut init_index = Vec::new();
+    let mut init_keys = Vec::new();
     for (i, state) in model.init_states().into_iter().enumerate() {
         let key = ctx.key(&state);
-        if seen.insert(
-            key,
-            Link {
-                parent: i as u64,
-                action: INIT,
-            },
-        ) {
-            frontier.push(Node { key, state });
+        if !init_keys.contains(&key) {
+            init_keys.push(key);
+            init_index.push(i);
+            frontier.push(model, state);
         }
     }
+    let init_frontier_keys = init_keys.clone();
+    init_keys.sort_unstable();
+    seen.insert_sorted(&init_keys, 1);
+    let mut parents: Vec<Parents> = vec![Parents::default()];
     let initial_states = frontier.len() as u64;
-    let mut decided: Vec<Option<(Fingerprint, crate::explore::Finding)>> = vec![None; ctx.slots()];
+    let mut decided: Vec<Option<DecidedAt>> = vec![None; ctx.slots()];
     let mut coverage = Coverage::new();
     let mut transitions = 0u64;
     let mut depth = 0usize;
     let mut last_progress = Instant::now();
+    let mut growth = 1.0f64;
+    // Packed states are small and cheap to rebuild: keep only (fingerprint, order) pairs while
+    // a depth is explored, and replay the winners. Other states are kept as they are found.
+    let replay = model.packed_words() > 0;
+    let mut frontier_keys = (!replay).then_some(init_frontier_keys);
     let outcome = loop {
         if frontier.is_empty() {
             break Outcome::Complete;
         }
         sample_state_size(ctx, &frontier);
-        let heap = ctx.state_heap_bytes.load(Ordering::Relaxed);
-        let node_bytes = std::mem::size_of::<Node<M::State>>() as u64 + heap;
+        let frontier_bytes = match &frontier {
+            States::Raw(v) => {
+                v.len() as u64
+                    * (std::mem::size_of::<M::State>() as u64
+                        + ctx.state_heap_bytes.load(Ordering::Relaxed))
+            }
+            States::Packed { data, .. } => data.capacity() as u64 * 8,
+        };
+        let parent_bytes: u64 = parents.iter().map(|p| p.bytes.capacity() as u64).sum();
+        let expected = (frontier.len() as f64 * growth * 1.1) as usize;
+        let table = Table::new(expected * 4 / 3 + 64);
         let level = Level {
             frontier: &frontier,
             seen: &seen,
-            next: NextLevel::new(),
-            cursor: AtomicUsize::new(0),
+            reserved: Padded(AtomicUsize::new(0)),
+            count: Padded(AtomicU64::new(0)),
+            table_bytes: Padded(AtomicU64::new(table.bytes())),
+            table: RwLock::new(table),
+            cursor: Padded(AtomicUsize::new(0)),
             expand: config.max_depth.is_none_or(|max| depth < max),
+            frontier_keys: frontier_keys.as_deref(),
+            expected,
+            replay,
             decided: decided.iter().map(Option::is_some).collect(),
             best: (0..ctx.slots())
                 .map(|_| AtomicUsize::new(usize::MAX))
                 .collect(),
-            transitions: AtomicU64::new(0),
-            base_bytes: seen.bytes() + frontier.len() as u64 * node_bytes,
-            candidate_bytes: (std::mem::size_of::<(Fingerprint, Candidate<M::State>)>() as u64 + 1)
-                * 8
-                / 7
-                + heap,
+            transitions: Padded(AtomicU64::new(0)),
+            base_bytes: seen.bytes() + parent_bytes + frontier_bytes,
         };
-        let outs = run_level(ctx, &level, depth, transitions, &mut last_progress);
+        let mut outs = run_level(ctx, &level, depth, transitions, &mut last_progress);
         let mut findings: SlotFindings = vec![None; ctx.slots()];
         let mut truncated = false;
-        for out in outs {
-            merge_findings(&mut findings, out.findings);
+        for out in &mut outs {
+            merge_findings(&mut findings, std::mem::take(&mut out.findings));
             coverage.merge(&out.coverage);
             transitions += out.transitions;
             truncated |= out.truncated;
         }
         for (slot, found) in findings.into_iter().enumerate() {
             if let (None, Some((pos, finding))) = (&decided[slot], found) {
-                decided[slot] = Some((frontier[pos].key, finding));
+                let key = frontier.with(model, pos, |s| ctx.key(s));
+                decided[slot] = Some((depth, pos, key, finding));
             }
         }
-        let mut candidates = level.next.into_sorted();
-        if ctx.abort_reason() == Some(StopReason::MaxStates) {
+        let table = level.table.into_inner().expect("level table lock");
+        let limit = if ctx.abort_reason() == Some(StopReason::MaxStates) {
             let room = config.max_states.unwrap_or(0).saturating_sub(seen.len);
-            candidates.truncate(usize::try_from(room).unwrap_or(usize::MAX));
+            usize::try_from(room).unwrap_or(usize::MAX)
+        } else {
+            usize::MAX
+        };
+        let (next, links, mut keys) = if replay {
+            drop(outs);
+            let entries = table.into_entries();
+            replay_frontier(ctx, &frontier, entries, limit)
+        } else {
+            let mut lists: Vec<_> = outs.into_iter().map(|o| (o.found, o.states)).collect();
+            if ctx.workers > 1 {
+                // Keep only the entries whose order is the smallest for their key. (With one
+                // worker, every recorded successor was the first, so the smallest, for its key.)
+                std::thread::scope(|scope| {
+                    for (found, states) in &mut lists {
+                        let table = &table;
+                        scope.spawn(move || keep_smallest(found, states, table));
+                    }
+                });
+            }
+            drop(table);
+            merge_lists(model, lists, limit)
+        };
+        if !replay {
+            frontier_keys = Some(keys.clone());
         }
-        drop(frontier);
-        frontier = Vec::with_capacity(candidates.len());
-        for (key, c) in candidates {
-            let link = Link {
-                parent: c.parent,
-                action: c.order.1,
-            };
-            seen.insert(key, link);
-            frontier.push(Node {
-                key,
-                state: c.state,
-            });
+        sort_split(&mut keys, |&k| k, 1 << 63, ctx.workers > 1);
+        // One thread: buckets allocated by several threads would spread over several malloc
+        // arenas and fragment them.
+        seen.insert_sorted(&keys, 1);
+        drop(keys);
+        growth = next.len() as f64 / frontier.len() as f64;
+        if !next.is_empty() {
+            parents.push(links);
         }
+        frontier = next;
         if ctx.aborted() {
             break Outcome::Incomplete(ctx.abort_reason().unwrap_or(StopReason::Stopped));
         }
@@ -289,12 +694,19 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
     let discoveries = decided
         .into_iter()
         .map(|found| {
-            found.map(|(key, finding)| {
-                let (init, path) = seen.path(key);
+            found.map(|(at_depth, pos, key, finding)| {
+                let mut path = Vec::with_capacity(at_depth);
+                let mut pos = pos;
+                for d in (1..=at_depth).rev() {
+                    let (parent, action) = parents[d].get(pos);
+                    path.push(action);
+                    pos = parent;
+                }
+                path.reverse();
                 Decided {
                     finding,
                     key,
-                    init,
+                    init: init_index[pos],
                     path,
                 }
             })
@@ -311,14 +723,190 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
     }
 }
 
-/// Updates the per-state heap estimate from a few states of the frontier.
-fn sample_state_size<M: Model>(ctx: &Context<'_, M>, frontier: &[Node<M::State>]) {
-    let step = (frontier.len() / 16).max(1);
-    let sample: Vec<u64> = frontier
+/// For a packed model, the next frontier and its parent links and keys: replays each winning
+/// (parent, action) pair of the table's `entries`, in parallel over contiguous chunks, into one
+/// buffer. Only the pairs are kept while a depth is explored, which takes less memory than the
+/// successors themselves.
+fn replay_frontier<M: Model>(
+    ctx: &Context<'_, M>,
+    frontier: &States<M::State>,
+    mut entries: Vec<[u64; 2]>,
+    limit: usize,
+) -> (States<M::State>, Parents, Vec<Fingerprint>) {
+    let model = ctx.model;
+    let words = model.packed_words();
+    let mid = ((frontier.len() / 2) as u64) << ACTION_BITS;
+    sort_split(&mut entries, |e| e[1], mid, ctx.workers > 1);
+    entries.truncate(limit);
+    let mut links = Parents {
+        bytes: Vec::with_capacity(entries.len() * 2),
+    };
+    let mut last = 0;
+    for e in &entries {
+        let (pos, action) = split_order(e[1]);
+        links.push(&mut last, pos, action);
+    }
+    links.bytes.shrink_to_fit();
+    let mut data = vec![0u64; entries.len() * words];
+    let chunks = if entries.len() >= PARALLEL_MIN {
+        ctx.workers
+    } else {
+        1
+    };
+    let per = entries.len().div_ceil(chunks).max(1);
+    let build = |part: &[[u64; 2]], out: &mut [u64]| {
+        let mut actions = Vec::new();
+        let mut last = usize::MAX;
+        let mut scratch = Coverage::new();
+        for (e, out) in part.iter().zip(out.chunks_exact_mut(words)) {
+            let (pos, action) = split_order(e[1]);
+            let next = frontier.with(model, pos, |s| {
+                if pos != last {
+                    actions.clear();
+                    model.actions(s, &mut actions);
+                    last = pos;
+                }
+                model.next_state(s, &actions[action], &mut scratch)
+            });
+            let next = next.expect(
+                "the model is not deterministic (see the determinism contract on `Model`): an \
+                 action that led somewhere no longer does",
+            );
+            model.pack(&next, out);
+        }
+    };
+    std::thread::scope(|scope| {
+        for (part, out) in entries.chunks(per).zip(data.chunks_mut(per * words)) {
+            if chunks == 1 {
+                build(part, out);
+            } else {
+                scope.spawn(move || build(part, out));
+            }
+        }
+    });
+    let keys = entries.iter().map(|e| e[0]).collect();
+    (States::Packed { words, data }, links, keys)
+}
+
+/// One worker's recorded successors: (order, fingerprint) pairs and the states, in order.
+type Found<S> = (Vec<(u64, Fingerprint)>, States<S>);
+
+/// Removes from a worker's list of recorded successors those whose order is not the
+/// smallest for their key, in place.
+fn keep_smallest<S>(found: &mut Vec<(u64, Fingerprint)>, states: &mut States<S>, table: &Table) {
+    let keep: Vec<bool> = found
         .iter()
+        .map(|&(order, key)| table.order_of(key) == order)
+        .collect();
+    let mut flags = keep.iter();
+    found.retain(|_| *flags.next().expect("one flag per entry"));
+    match states {
+        States::Raw(v) => {
+            let mut flags = keep.iter();
+            v.retain(|_| *flags.next().expect("one flag per state"));
+        }
+        States::Packed { words, data } => {
+            let words = *words;
+            let mut to = 0;
+            for (i, &k) in keep.iter().enumerate() {
+                if k {
+                    data.copy_within(i * words..(i + 1) * words, to * words);
+                    to += 1;
+                }
+            }
+            data.truncate(to * words);
+        }
+    }
+}
+
+/// The next frontier, its parent links and its keys, from the workers' lists of recorded
+/// successors (each sorted by order, each entry the smallest order for its key): merged by
+/// order, at most `limit` of them.
+fn merge_lists<M: Model>(
+    model: &M,
+    lists: Vec<Found<M::State>>,
+    limit: usize,
+) -> (States<M::State>, Parents, Vec<Fingerprint>) {
+    enum Source<S> {
+        Raw(std::vec::IntoIter<S>),
+        Packed { data: Vec<u64>, at: usize },
+    }
+    if let [(found, _)] = lists.as_slice() {
+        if found.len() <= limit {
+            // One worker: its list is the next frontier as it is.
+            let (found, states) = lists.into_iter().next().expect("one list");
+            let mut links = Parents {
+                bytes: Vec::with_capacity(found.len() * 2),
+            };
+            let mut last = 0usize;
+            let mut keys = Vec::with_capacity(found.len());
+            for &(order, key) in &found {
+                let (pos, action) = split_order(order);
+                links.push(&mut last, pos, action);
+                keys.push(key);
+            }
+            links.bytes.shrink_to_fit();
+            return (states, links, keys);
+        }
+    }
+    let total: usize = lists.iter().map(|l| l.0.len()).sum::<usize>().min(limit);
+    let mut out = States::empty_like(model);
+    match &mut out {
+        States::Raw(v) => v.reserve_exact(total),
+        States::Packed { words, data } => data.reserve_exact(total * *words),
+    }
+    let words = model.packed_words();
+    let mut links = Parents {
+        bytes: Vec::with_capacity(total * 2),
+    };
+    let mut keys = Vec::with_capacity(total);
+    type Head<S> = (Vec<(u64, Fingerprint)>, usize, Source<S>);
+    let mut heads: Vec<Head<M::State>> = lists
+        .into_iter()
+        .map(|(found, states)| {
+            let source = match states {
+                States::Raw(v) => Source::Raw(v.into_iter()),
+                States::Packed { data, .. } => Source::Packed { data, at: 0 },
+            };
+            (found, 0, source)
+        })
+        .collect();
+    let mut last = 0usize;
+    while keys.len() < limit {
+        let Some(i) = (0..heads.len())
+            .filter(|&i| heads[i].1 < heads[i].0.len())
+            .min_by_key(|&i| heads[i].0[heads[i].1].0)
+        else {
+            break;
+        };
+        let (found, next, source) = &mut heads[i];
+        let (order, key) = found[*next];
+        *next += 1;
+        match source {
+            Source::Raw(states) => out.push(model, states.next().expect("one state per entry")),
+            Source::Packed { data, at } => {
+                if let States::Packed { data: into, .. } = &mut out {
+                    into.extend_from_slice(&data[*at..*at + words]);
+                }
+                *at += words;
+            }
+        }
+        let (pos, action) = split_order(order);
+        links.push(&mut last, pos, action);
+        keys.push(key);
+    }
+    links.bytes.shrink_to_fit();
+    (out, links, keys)
+}
+
+/// Updates the per-state heap estimate from a few states of the frontier.
+fn sample_state_size<M: Model>(ctx: &Context<'_, M>, frontier: &States<M::State>) {
+    let len = frontier.len();
+    let step = (len / 16).max(1);
+    let sample: Vec<u64> = (0..len)
         .step_by(step)
         .take(16)
-        .map(|n| estimated_size(&n.state))
+        .map(|i| frontier.with(ctx.model, i, estimated_size))
         .collect();
     let inline = std::mem::size_of::<M::State>() as u64;
     let mean = sample.iter().sum::<u64>() / sample.len().max(1) as u64;
@@ -333,7 +921,7 @@ fn run_level<M: Model>(
     depth: usize,
     transitions_before: u64,
     last_progress: &mut Instant,
-) -> Vec<WorkerOut> {
+) -> Vec<WorkerOut<M::State>> {
     let (tx, rx) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..ctx.workers)
@@ -354,7 +942,7 @@ fn run_level<M: Model>(
                 match rx.recv_timeout(wait) {
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         let elapsed = ctx.start.elapsed();
-                        let unique = level.seen.len + level.next.count.load(Ordering::Relaxed);
+                        let unique = level.seen.len + level.count.load(Ordering::Relaxed);
                         let claimed = level.cursor.load(Ordering::Relaxed);
                         progress(&Progress {
                             unique_states: unique,
@@ -379,8 +967,33 @@ fn run_level<M: Model>(
     })
 }
 
+/// The successors of one frontier state, between the two stages of a worker's pipeline.
+struct Pending<'l, S> {
+    pos: usize,
+    /// (fingerprint, action index, bucket, guessed position) of each successor to look up.
+    located: Vec<(Fingerprint, usize, &'l [Fingerprint], usize)>,
+    /// The successors, in the order of `located`.
+    nexts: Vec<Option<S>>,
+}
+
+impl<S> Pending<'_, S> {
+    fn new() -> Self {
+        Pending {
+            pos: usize::MAX,
+            located: Vec::new(),
+            nexts: Vec::new(),
+        }
+    }
+}
+
 /// One worker's share of a depth.
-fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOut {
+///
+/// Each frontier state goes through two stages: the first computes its successors and their
+/// keys, asks the CPU to fetch the cache lines that the lookups will need, and checks the
+/// properties; the second, run after the first stage of the next state, looks the keys up in
+/// the seen-set and records the new ones in the level table. The cache misses of the lookups
+/// thus overlap with useful work instead of stalling it.
+fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOut<M::State> {
     let model = ctx.model;
     let max_states = ctx.config.max_states.unwrap_or(u64::MAX);
     let mut out = WorkerOut {
@@ -388,88 +1001,176 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
         coverage: Coverage::new(),
         transitions: 0,
         truncated: false,
+        found: Vec::new(),
+        states: States::empty_like(model),
     };
-    let mut actions = Vec::new();
-    let mut successors = Vec::new();
-    let mut unflushed = 0u64;
-    let used_bytes = || {
-        level.base_bytes
-            + level.next.count.load(Ordering::Relaxed) * level.candidate_bytes
-            + ctx.memo.bytes()
-    };
-    loop {
-        let start = level.cursor.fetch_add(BLOCK, Ordering::Relaxed);
-        if start >= level.frontier.len() {
-            break;
+    if !level.replay {
+        // Room for this worker's share of the expected new states, so that the lists do not
+        // grow by doubling (which leaves up to half of them unused).
+        let share = level.expected / ctx.workers + 16;
+        out.found.reserve_exact(share);
+        if let States::Raw(v) = &mut out.states {
+            v.reserve_exact(share);
         }
-        for pos in start..(start + BLOCK).min(level.frontier.len()) {
-            if ctx.aborted() {
-                return out;
-            }
-            if pos.is_multiple_of(256) {
-                if let Some(max) = ctx.config.max_memory_bytes {
-                    if used_bytes() >= max {
-                        ctx.abort(StopReason::MaxMemory);
-                        return out;
+    }
+    let mut actions = Vec::new();
+    let (mut current, mut previous) = (Pending::new(), Pending::new());
+    // (fingerprint, action index, index in `nexts`) of successors not seen before this depth.
+    let mut fresh: Vec<(Fingerprint, usize, usize)> = Vec::new();
+    let mut unflushed = 0u64;
+    let mut unflushed_new = 0u64;
+    // Table slots this worker has reserved and not used yet.
+    let mut budget = 0usize;
+    let limited = ctx.config.max_states.is_some();
+    let used_bytes =
+        || level.base_bytes + level.table_bytes.load(Ordering::Relaxed) + ctx.memo.bytes();
+    let frontier = level.frontier;
+    let mut table = level.table.read().expect("level table lock");
+    'blocks: loop {
+        // Let a worker that needs to grow the table in.
+        drop(table);
+        table = level.table.read().expect("level table lock");
+        let start = level.cursor.fetch_add(BLOCK, Ordering::Relaxed);
+        let end = (start + BLOCK).min(frontier.len());
+        for pos in start..=end {
+            // Stage one for `pos` (unless the block is done), then stage two for the one
+            // before.
+            if pos < end {
+                if ctx.aborted() {
+                    break 'blocks;
+                }
+                if pos.is_multiple_of(256) {
+                    if let Some(max) = ctx.config.max_memory_bytes {
+                        if used_bytes() >= max {
+                            ctx.abort(StopReason::MaxMemory);
+                            break 'blocks;
+                        }
+                    }
+                }
+                current.pos = pos;
+                frontier.with(model, pos, |state| {
+                    actions.clear();
+                    model.actions(state, &mut actions);
+                    let mut successors = 0u64;
+                    let own = match level.frontier_keys {
+                        Some(keys) => keys[pos],
+                        None => ctx.key(state),
+                    };
+                    for (i, action) in actions.iter().enumerate() {
+                        let Some(next) = model.next_state(state, action, &mut out.coverage) else {
+                            continue;
+                        };
+                        successors += 1;
+                        let key = ctx.key(&next);
+                        if key == own {
+                            // A step back to the state itself: seen, no lookup needed.
+                            continue;
+                        }
+                        let (bucket, guess) = level.seen.locate(key);
+                        if let Some(at) = bucket.get(guess) {
+                            prefetch(at);
+                        }
+                        prefetch(table.home(key));
+                        current.located.push((key, i, bucket, guess));
+                        current.nexts.push(Some(next));
+                    }
+                    out.transitions += successors;
+                    unflushed += successors;
+                    let better = |slot: usize| {
+                        !level.decided[slot] && pos < level.best[slot].load(Ordering::Relaxed)
+                    };
+                    let used = if ctx.config.max_memory_bytes.is_some() {
+                        used_bytes()
+                    } else {
+                        0
+                    };
+                    let at = Visit {
+                        pos,
+                        has_successor: successors > 0,
+                        better: &better,
+                        used_bytes: used,
+                    };
+                    ctx.visit(state, at, &mut out.coverage, &mut out.findings);
+                });
+                for (slot, found) in out.findings.iter().enumerate() {
+                    if let Some((p, _)) = found {
+                        level.best[slot].fetch_min(*p, Ordering::Relaxed);
                     }
                 }
             }
-            let node = &level.frontier[pos];
-            actions.clear();
-            model.actions(&node.state, &mut actions);
-            for (i, action) in actions.iter().enumerate() {
-                if let Some(next) = model.next_state(&node.state, action, &mut out.coverage) {
-                    successors.push((i as u32, next));
-                }
+            std::mem::swap(&mut current, &mut previous);
+            // Stage two for the state now in `previous`.
+            if previous.pos == usize::MAX {
+                continue;
             }
-            out.transitions += successors.len() as u64;
-            unflushed += successors.len() as u64;
-            let better = |slot: usize| {
-                !level.decided[slot] && pos < level.best[slot].load(Ordering::Relaxed)
-            };
-            let used = if ctx.config.max_memory_bytes.is_some() {
-                used_bytes()
-            } else {
-                0
-            };
-            let at = Visit {
-                pos,
-                has_successor: !successors.is_empty(),
-                better: &better,
-                used_bytes: used,
-            };
-            ctx.visit(&node.state, at, &mut out.coverage, &mut out.findings);
-            for (slot, found) in out.findings.iter().enumerate() {
-                if let Some((p, _)) = found {
-                    level.best[slot].fetch_min(*p, Ordering::Relaxed);
-                }
-            }
-            for (i, next) in successors.drain(..) {
-                let key = ctx.key(&next);
-                if level.seen.contains(key) {
-                    continue;
+            let p = &mut previous;
+            fresh.clear();
+            for (n, &(key, i, bucket, guess)) in p.located.iter().enumerate() {
+                if let Some(&at) = bucket.get(guess) {
+                    if Seen::finish(bucket, guess, at, key) {
+                        continue;
+                    }
                 }
                 if !level.expand {
                     out.truncated = true;
                     continue;
                 }
-                let candidate = Candidate {
-                    order: (pos, i),
-                    parent: node.key,
-                    state: next,
-                };
-                if level.next.offer(key, candidate)
-                    && level.seen.len + level.next.count.load(Ordering::Relaxed) > max_states
-                {
+                fresh.push((key, i, n));
+            }
+            let pos = p.pos;
+            p.pos = usize::MAX;
+            p.located.clear();
+            if !fresh.is_empty() {
+                // Make sure this worker has room reserved for every fresh key (reserving a
+                // chunk at a time keeps workers off the shared counter), growing the table if
+                // needed.
+                let n = fresh.len();
+                if budget < n {
+                    let want = n.max(RESERVE_CHUNK);
+                    while level.reserved.fetch_add(want, Ordering::Relaxed) + want > table.limit() {
+                        level.reserved.fetch_sub(want, Ordering::Relaxed);
+                        drop(table);
+                        {
+                            let mut w = level.table.write().expect("level table lock");
+                            while level.reserved.load(Ordering::Relaxed) + want > w.limit() {
+                                *w = w.grown();
+                            }
+                            level.table_bytes.store(w.bytes(), Ordering::Relaxed);
+                        }
+                        table = level.table.read().expect("level table lock");
+                    }
+                    budget += want;
+                }
+                let mut new = 0;
+                for &(key, i, n) in &fresh {
+                    let order = order(pos, i);
+                    let (is_new, smallest) = table.insert_min(key, order);
+                    new += usize::from(is_new);
+                    if smallest && !level.replay {
+                        let next = p.nexts[n].take().expect("each successor is recorded once");
+                        out.found.push((order, key));
+                        out.states.push(model, next);
+                    }
+                }
+                budget -= new;
+                unflushed_new += new as u64;
+            }
+            p.nexts.clear();
+            if unflushed >= 256 || (limited && unflushed_new > 0) {
+                level.transitions.fetch_add(unflushed, Ordering::Relaxed);
+                unflushed = 0;
+                let count = level.count.fetch_add(unflushed_new, Ordering::Relaxed) + unflushed_new;
+                unflushed_new = 0;
+                if level.seen.len + count > max_states {
                     ctx.abort(StopReason::MaxStates);
                 }
             }
-            if unflushed >= 256 {
-                level.transitions.fetch_add(unflushed, Ordering::Relaxed);
-                unflushed = 0;
-            }
+        }
+        if start >= frontier.len() {
+            break;
         }
     }
+    level.count.fetch_add(unflushed_new, Ordering::Relaxed);
     level.transitions.fetch_add(unflushed, Ordering::Relaxed);
     out
 }
@@ -483,6 +1184,59 @@ mod tests {
         naive, summary, LockOrder, Mutexes, RacyCounter, Release, Slow, Spinner, Swapped,
     };
     use crate::{check, CheckConfig, Model, Outcome, Progress, StopReason};
+
+    use super::{Seen, Table};
+    use crate::fingerprint::fingerprint;
+
+    #[test]
+    fn the_seen_set_finds_exactly_what_was_inserted() {
+        let mut seen = Seen::new();
+        let mut all: Vec<u64> = Vec::new();
+        // Batches of fingerprints (and the extreme values), merged level by level; enough of
+        // them to split the buckets several times.
+        for batch in 0..20u64 {
+            let mut keys: Vec<u64> = (0..1000u64).map(|i| fingerprint(&(batch, i))).collect();
+            if batch == 3 {
+                keys.extend([0, 1, u64::MAX]);
+            }
+            keys.sort_unstable();
+            seen.insert_sorted(&keys, 2);
+            all.extend(&keys);
+        }
+        assert_eq!(seen.len, all.len() as u64);
+        assert!(seen.bits > 4, "the buckets split");
+        for &k in &all {
+            assert!(seen.contains(k), "{k:#x}");
+        }
+        for i in 0..20_000u64 {
+            let absent = fingerprint(&(i, "absent"));
+            assert!(!seen.contains(absent));
+        }
+        assert!(!seen.contains(2));
+        for bucket in &seen.buckets {
+            assert!(bucket.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
+
+    #[test]
+    fn the_level_table_keeps_the_smallest_order_across_growth() {
+        let mut table = Table::new(64);
+        let keys: Vec<u64> = (0..40u64).map(|i| fingerprint(&i)).chain([0]).collect();
+        for (n, &k) in keys.iter().enumerate() {
+            assert_eq!(table.insert_min(k, 100 + n as u64), (true, true));
+        }
+        // A larger order changes nothing; a smaller one wins.
+        assert_eq!(table.insert_min(keys[5], 1000), (false, false));
+        assert_eq!(table.insert_min(keys[5], 7), (false, true));
+        assert_eq!(table.insert_min(0, 3), (false, true));
+        table = table.grown();
+        assert_eq!(table.order_of(keys[5]), 7);
+        assert_eq!(table.order_of(0), 3);
+        assert_eq!(table.order_of(keys[6]), 106);
+        let mut entries = table.into_entries();
+        entries.sort_unstable();
+        assert_eq!(entries.len(), keys.len());
+    }
 
     fn config(workers: usize, symmetry: bool) -> CheckConfig {
         CheckConfig {

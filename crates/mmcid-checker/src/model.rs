@@ -197,6 +197,24 @@ pub trait Model: Sync + Send {
         state.clone()
     }
 
+    /// The number of 64-bit words of a packed state, or 0 (the default) if the model does not
+    /// pack its states. A model that packs keeps the states waiting to be explored in this
+    /// compact form, which saves memory and copying for large frontiers.
+    fn packed_words(&self) -> usize {
+        0
+    }
+
+    /// Writes `state` into `words` (exactly [`Model::packed_words`] long). Only called if
+    /// `packed_words` is not 0; [`Model::unpack`] must give back an equal state.
+    fn pack(&self, _state: &Self::State, _words: &mut [u64]) {
+        unreachable!("`pack` is only called when `packed_words` is not 0")
+    }
+
+    /// The state that [`Model::pack`] wrote into `words`.
+    fn unpack(&self, _words: &[u64]) -> Self::State {
+        unreachable!("`unpack` is only called when `packed_words` is not 0")
+    }
+
     /// Names of the step labels this model can record in [`Coverage`] (index = label number).
     fn labels(&self) -> Vec<String> {
         Vec::new()

@@ -18,7 +18,10 @@ use crate::thread::{Frame, Holder, Thread};
 pub fn representative(k: &Kernel) -> Kernel {
     let pos = |list: &[TaskId], t: TaskId| list.iter().position(|&x| x == t).unwrap_or(usize::MAX);
     let mut order: Vec<TaskId> = k.live_tasks().map(|(t, _)| t).collect();
-    order.sort_by_cached_key(|&t| {
+    // The order is the lexicographic one of (list positions, kworker, state, CPU, affinity,
+    // CID, has_mm, the thread's printed stack, old number). The printed stack allocates, so it
+    // is only made for tasks that tie on everything before it.
+    let cheap = |t: TaskId| {
         let task = k.task(t);
         (
             pos(&k.mm.thread_list, t),
@@ -29,9 +32,16 @@ pub fn representative(k: &Kernel) -> Kernel {
             task.cpus_allowed,
             task.mm_cid,
             task.has_mm,
-            format!("{:?}", task.thread),
-            t,
         )
+    };
+    order.sort_by(|&a, &b| {
+        cheap(a)
+            .cmp(&cheap(b))
+            .then_with(|| {
+                let print = |t: TaskId| format!("{:?}", k.task(t).thread);
+                print(a).cmp(&print(b))
+            })
+            .then(a.cmp(&b))
     });
     let mut map = vec![TaskId::MAX; k.tasks.len()];
     for (new, &old) in order.iter().enumerate() {
