@@ -250,3 +250,37 @@ fn failed_fork_cleanup_is_reachable_before_f6a() {
         .iter()
         .any(|l| l == "copy_process:bad-fork-cleanup-mm"));
 }
+
+/// Rows of docs/verification.md that finish in seconds: `latest` explored completely (every
+/// property, liveness included) with pinned unique-state counts. Row 8 crosses both mode
+/// switches (N = 4 with two allowed CPUs gives `pcpu_thrs = 2`).
+#[test]
+fn verification_table_rows_hold_at_latest_with_pinned_counts() {
+    let rows: [(usize, usize, usize, usize, u32, u32, u32, u64); 4] = [
+        // (cpus, allowed, threads, initial, forks, exits, affinity, unique states)
+        (2, 2, 3, 1, 2, 2, 0, 63_773),
+        (2, 1, 3, 1, 2, 1, 1, 52_706),
+        (3, 2, 3, 1, 2, 2, 0, 63_773),
+        (4, 2, 3, 1, 2, 2, 0, 71_064),
+    ];
+    for (cpus, allowed, threads, initial, forks, exits, affinity, unique) in rows {
+        let sc = Scenario {
+            initial_allowed: allowed,
+            affinity,
+            ..scenario(Stage::B5, cpus, threads, initial, forks, exits)
+        };
+        let (_, report) = run(sc, true, 2, true);
+        assert_eq!(report.outcome, Outcome::Complete);
+        assert!(report.is_ok(), "N={cpus}: {:?}", report.discoveries);
+        assert_eq!(
+            report.stats.unique_states, unique,
+            "N={cpus} allowed={allowed}"
+        );
+        if cpus == 4 {
+            assert!(!report
+                .unreached_labels
+                .iter()
+                .any(|l| l == "sched_mm_cid_exit:switch-to-per-task"));
+        }
+    }
+}
