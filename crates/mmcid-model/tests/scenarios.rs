@@ -256,8 +256,9 @@ fn failed_fork_cleanup_is_reachable_before_f6a() {
 /// switches (N = 4 with two allowed CPUs gives `pcpu_thrs = 2`).
 #[test]
 fn verification_table_rows_hold_at_latest_with_pinned_counts() {
-    let rows: [(usize, usize, usize, usize, u32, u32, u32, u64); 4] = [
-        // (cpus, allowed, threads, initial, forks, exits, affinity, unique states)
+    // (cpus, allowed, threads, initial, forks, exits, affinity, unique states)
+    type Row = (usize, usize, usize, usize, u32, u32, u32, u64);
+    let rows: [Row; 4] = [
         (2, 2, 3, 1, 2, 2, 0, 63_773),
         (2, 1, 3, 1, 2, 1, 1, 52_706),
         (3, 2, 3, 1, 2, 2, 0, 63_773),
