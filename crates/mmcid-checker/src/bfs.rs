@@ -51,6 +51,8 @@ use crate::Progress;
 
 /// Frontier positions a worker claims at a time.
 const BLOCK: usize = 64;
+/// The most successors a worker keeps for [`Model::next_state_reusing`] to build in.
+const SPARE_STATES: usize = 64;
 /// Level-table slots a worker reserves at a time.
 const RESERVE_CHUNK: usize = 1024;
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -1017,6 +1019,7 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
     let (mut current, mut previous) = (Pending::new(), Pending::new());
     // (fingerprint, action index, index in `nexts`) of successors not seen before this depth.
     let mut fresh: Vec<(Fingerprint, usize, usize)> = Vec::new();
+    let mut spare: Vec<M::State> = Vec::new();
     let mut unflushed = 0u64;
     let mut unflushed_new = 0u64;
     // Table slots this worker has reserved and not used yet.
@@ -1057,13 +1060,16 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
                         None => ctx.key(state),
                     };
                     for (i, action) in actions.iter().enumerate() {
-                        let Some(next) = model.next_state(state, action, &mut out.coverage) else {
+                        let Some(next) =
+                            model.next_state_reusing(state, action, &mut out.coverage, spare.pop())
+                        else {
                             continue;
                         };
                         successors += 1;
                         let key = ctx.key(&next);
                         if key == own {
                             // A step back to the state itself: seen, no lookup needed.
+                            spare.push(next);
                             continue;
                         }
                         let (bucket, guess) = level.seen.locate(key);
@@ -1155,7 +1161,12 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
                 budget -= new;
                 unflushed_new += new as u64;
             }
-            p.nexts.clear();
+            // Successors already seen become spare states for the next ones to be built in.
+            for next in p.nexts.drain(..).flatten() {
+                if spare.len() < SPARE_STATES {
+                    spare.push(next);
+                }
+            }
             if unflushed >= 256 || (limited && unflushed_new > 0) {
                 level.transitions.fetch_add(unflushed, Ordering::Relaxed);
                 unflushed = 0;

@@ -166,6 +166,21 @@ pub trait Model: Sync + Send {
         coverage: &mut Coverage,
     ) -> Option<Self::State>;
 
+    /// [`Model::next_state`], given a `spare` state the result may be built in (a successor
+    /// the checker no longer needs), so that a model whose states own heap memory can reuse it
+    /// (with [`Clone::clone_from`]) instead of allocating. The result must be the same as
+    /// `next_state`'s. The default ignores `spare`.
+    fn next_state_reusing(
+        &self,
+        state: &Self::State,
+        action: &Self::Action,
+        coverage: &mut Coverage,
+        spare: Option<Self::State>,
+    ) -> Option<Self::State> {
+        drop(spare);
+        self.next_state(state, action, coverage)
+    }
+
     /// The named state predicates to check.
     fn properties(&self) -> Vec<Property<Self>>;
 

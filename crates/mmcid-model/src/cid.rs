@@ -151,7 +151,18 @@ impl Mask256 {
 
     /// The set bits in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..256).filter(move |&i| self.test(i))
+        // Word by word, lowest set bit first: the cost is the number of set bits, not 256
+        // tests (this runs for every enabled-action computation).
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    w * 64 + bit
+                })
+            })
+        })
     }
 
     /// The set with every bit `i` moved to `perm[i]` (`perm` covers at least every set bit).
@@ -205,5 +216,18 @@ mod tests {
         let full = Mask256::first(200);
         assert_eq!(full.first_zero_below(256), Some(200));
         assert_eq!(full.first_zero_below(200), None);
+    }
+
+    #[test]
+    fn iter_lists_the_set_bits_in_order() {
+        let mut m = Mask256::EMPTY;
+        for i in [0, 1, 63, 64, 100, 191, 192, 255] {
+            m.set(i);
+        }
+        let naive: Vec<usize> = (0..256).filter(|&i| m.test(i)).collect();
+        assert_eq!(m.iter().collect::<Vec<_>>(), naive);
+        assert_eq!(naive, [0, 1, 63, 64, 100, 191, 192, 255]);
+        assert_eq!(Mask256::EMPTY.iter().count(), 0);
+        assert_eq!(Mask256::first(256).iter().count(), 256);
     }
 }

@@ -11,7 +11,9 @@ pub type CpuId = u16;
 pub type TaskId = u16;
 
 /// The modelled system: one mm, its threads, the CPUs.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+// `Clone` is written out (here and for the parts with heap memory) for `clone_from`, which
+// reuses the target's vectors: the checker builds successors in states it no longer needs.
+#[derive(PartialEq, Eq, Hash, Debug)]
 pub struct Kernel {
     /// The mm's CID state (`mm->mm_cid`).
     pub mm: MmCid,
@@ -26,7 +28,7 @@ pub struct Kernel {
 }
 
 /// `struct mm_mm_cid` (include/linux/rseq_types.h) plus the mm's thread list.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[derive(PartialEq, Eq, Hash, Debug)]
 pub struct MmCid {
     /// `pcpu[c].cid`: per-CPU CID storage (`struct mm_cid_pcpu`).
     // invariant: slot c is written only with rq(c).lock held, or by fork/exit on the local CPU
@@ -77,7 +79,7 @@ pub struct MmCid {
 }
 
 /// `struct rq` subset.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[derive(PartialEq, Eq, Hash, Debug)]
 pub struct Rq {
     /// `rq->curr`; `None` is the idle task (no mm, never a CID user).
     pub curr: Option<TaskId>,
@@ -114,7 +116,7 @@ pub struct SchedMmCid {
 }
 
 /// A task (`task_struct` subset).
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[derive(PartialEq, Eq, Hash, Debug)]
 pub struct Task {
     /// Scheduler state.
     pub state: TaskState,
@@ -251,5 +253,154 @@ impl Kernel {
     /// Whether `t` is `rq->curr` of its CPU.
     pub fn task_curr(&self, t: TaskId) -> bool {
         self.rq[self.task(t).cpu as usize].curr == Some(t)
+    }
+}
+
+impl Clone for Kernel {
+    fn clone(&self) -> Self {
+        Kernel {
+            mm: self.mm.clone(),
+            rq: self.rq.clone(),
+            tasks: self.tasks.clone(),
+            budget: self.budget.clone(),
+            faults: self.faults.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        let Kernel {
+            mm,
+            rq,
+            tasks,
+            budget,
+            faults,
+        } = self;
+        mm.clone_from(&source.mm);
+        rq.clone_from(&source.rq);
+        tasks.clone_from(&source.tasks);
+        budget.clone_from(&source.budget);
+        faults.clone_from(&source.faults);
+    }
+}
+
+impl Clone for MmCid {
+    fn clone(&self) -> Self {
+        let mut out = MmCid {
+            pcpu: Vec::new(),
+            mode: self.mode,
+            transit_seen: Vec::new(),
+            max_cids: self.max_cids,
+            pcpu_thrs: self.pcpu_thrs,
+            users: self.users,
+            nr_cpus_allowed: self.nr_cpus_allowed,
+            update_deferred: self.update_deferred,
+            cpus_allowed: self.cpus_allowed,
+            bitmap: self.bitmap,
+            user_list: Vec::new(),
+            thread_list: Vec::new(),
+            mutex: self.mutex,
+            lock: self.lock,
+            irq_work: self.irq_work,
+            work_pending: self.work_pending,
+            work_running: self.work_running,
+        };
+        out.pcpu.clone_from(&self.pcpu);
+        out.transit_seen.clone_from(&self.transit_seen);
+        out.user_list.clone_from(&self.user_list);
+        out.thread_list.clone_from(&self.thread_list);
+        out
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        // Destructured so that a new field cannot be forgotten.
+        let MmCid {
+            pcpu,
+            mode,
+            transit_seen,
+            max_cids,
+            pcpu_thrs,
+            users,
+            nr_cpus_allowed,
+            update_deferred,
+            cpus_allowed,
+            bitmap,
+            user_list,
+            thread_list,
+            mutex,
+            lock,
+            irq_work,
+            work_pending,
+            work_running,
+        } = self;
+        pcpu.clone_from(&source.pcpu);
+        *mode = source.mode;
+        transit_seen.clone_from(&source.transit_seen);
+        *max_cids = source.max_cids;
+        *pcpu_thrs = source.pcpu_thrs;
+        *users = source.users;
+        *nr_cpus_allowed = source.nr_cpus_allowed;
+        *update_deferred = source.update_deferred;
+        *cpus_allowed = source.cpus_allowed;
+        *bitmap = source.bitmap;
+        user_list.clone_from(&source.user_list);
+        thread_list.clone_from(&source.thread_list);
+        *mutex = source.mutex;
+        *lock = source.lock;
+        *irq_work = source.irq_work;
+        *work_pending = source.work_pending;
+        *work_running = source.work_running;
+    }
+}
+
+impl Clone for Rq {
+    fn clone(&self) -> Self {
+        Rq {
+            curr: self.curr,
+            lock: self.lock,
+            thread: self.thread.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        let Rq { curr, lock, thread } = self;
+        *curr = source.curr;
+        *lock = source.lock;
+        thread.clone_from(&source.thread);
+    }
+}
+
+impl Clone for Task {
+    fn clone(&self) -> Self {
+        Task {
+            state: self.state,
+            cpu: self.cpu,
+            cpus_allowed: self.cpus_allowed,
+            has_mm: self.has_mm,
+            mm_cid: self.mm_cid,
+            thread: self.thread.clone(),
+            kworker: self.kworker,
+            process: self.process,
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        let Task {
+            state,
+            cpu,
+            cpus_allowed,
+            has_mm,
+            mm_cid,
+            thread,
+            kworker,
+            process,
+        } = self;
+        *state = source.state;
+        *cpu = source.cpu;
+        *cpus_allowed = source.cpus_allowed;
+        *has_mm = source.has_mm;
+        *mm_cid = source.mm_cid;
+        thread.clone_from(&source.thread);
+        *kworker = source.kworker;
+        *process = source.process;
     }
 }

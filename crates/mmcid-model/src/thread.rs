@@ -28,12 +28,28 @@ pub enum Lock {
 }
 
 /// Kernel code in flight: a call stack, and the spinlock being spun on, if any.
-#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+#[derive(PartialEq, Eq, Hash, Debug, Default)]
 pub struct Thread {
     /// Innermost frame last.
     pub stack: Vec<Frame>,
     /// The lock this thread spins on with interrupts off (it found the lock held).
     pub spin: Option<Lock>,
+}
+
+impl Clone for Thread {
+    fn clone(&self) -> Self {
+        Thread {
+            stack: self.stack.clone(),
+            spin: self.spin,
+        }
+    }
+
+    // Reuses the stack's allocation (see `Kernel`'s `Clone`).
+    fn clone_from(&mut self, source: &Self) {
+        let Thread { stack, spin } = self;
+        stack.clone_from(&source.stack);
+        *spin = source.spin;
+    }
 }
 
 impl Thread {
