@@ -235,3 +235,222 @@ fn affinity_workload_widens_the_mask_in_both_modes() {
         );
     }
 }
+
+// Seed 000's stall (not only its invariant violation) at 8 CPUs.
+//
+// Seed search (8 CPUs, workload `fork-exit-churn`, 14 threads, PCT scheduler with the default
+// period of 100 steps, watchdog 10 000 steps, default budget 1 000 000 steps, invariants off),
+// recorded on 2026-11-21:
+//
+// - `mmcid simulate --kernel B0 --with F4a --workload fork-exit-churn --scheduler pct
+//   --no-properties --seed 1 --runs 10`: seeds 1, 3 and 10 stall (frozen) after 907 206,
+//   240 311 and 753 878 steps; the other seven run the whole budget. In all three, CPU0 spins in
+//   mm_get_cid() with its rq lock held and all 8 CIDs taken, seven by CPUs and one by a task in
+//   per-CPU mode, and that task is queued on CPU0, behind the spinner (spec §6.6).
+// - The same ten seeds with `--with F6a` added, and at `latest`: no stall.
+// - The uniform scheduler never stalled on this (20 × 1 000 000 steps at B3): a leaked child
+//   runs soon after its parent links it and gives its CID back. PCT lets a few agents run in
+//   long bursts while the others wait, so one CPU keeps scheduling (and the leaked child stays
+//   queued there) while the rest of the machine fills up its CIDs.
+// - Also with PCT, no stall in the whole budget: B0 without F4a, seeds 1–15 (neither seed 001's
+//   live lock nor this stall); B2 seeds 1–5; B3 seeds 1–20; B0 with F4a plus F4c, or plus F4d,
+//   seeds 1 and 3 (plus F4b: the same stalls at the same steps). See README, "Simulating large
+//   configurations".
+
+use mmcid_checker::{simulate, Scheduler, SimHooks, SimReport};
+use mmcid_model::env::Action;
+use mmcid_model::sim::MmCidSim;
+use mmcid_model::state::{Kernel, TaskState};
+
+/// The workload's hooks, plus a record of seed 000's window: for each task slot, the step at
+/// which a child got a plain CID while it was not yet in the thread list (`sched_mm_cid_fork()`
+/// before the child is visible), and whether the mm then switched to per-CPU mode while that
+/// child was still invisible and still held that CID (the walk cannot have seen it).
+struct Window {
+    inner: MmCidSim,
+    /// Per task slot: (step the invisible child got its CID, the CID, switched while invisible).
+    born: Vec<Option<(u64, u32, bool)>>,
+}
+
+impl SimHooks<MmCidModel> for Window {
+    fn weights(&mut self, m: &MmCidModel, k: &Kernel, a: &[Action], w: &mut Vec<u64>) {
+        self.inner.weights(m, k, a, w);
+    }
+
+    fn observe(&mut self, m: &MmCidModel, step: u64, last: &Kernel, a: &Action, next: &Kernel) {
+        self.inner.observe(m, step, last, a, next);
+        let flipped = !cid_on_cpu(last.mm.mode) && cid_on_cpu(next.mm.mode);
+        self.born.resize(next.tasks.len(), None);
+        for (i, slot) in next.tasks.iter().enumerate() {
+            let Some(t) = slot else {
+                self.born[i] = None;
+                continue;
+            };
+            let cid = t.mm_cid.cid;
+            let was = last.tasks.get(i).and_then(|s| s.as_ref());
+            let had = was.map(|w| w.mm_cid.cid);
+            if t.state == TaskState::New && cid_on_task(cid) && had != Some(cid) {
+                self.born[i] = Some((step, cid, false));
+            } else if let Some((_, c, _)) = self.born[i] {
+                if c != cid {
+                    self.born[i] = None;
+                }
+            }
+            if let Some((_, _, missed)) = &mut self.born[i] {
+                if flipped && t.state == TaskState::New {
+                    *missed = true;
+                }
+            }
+        }
+    }
+}
+
+fn pct_config(seed: u64, steps: u64) -> SimConfig {
+    SimConfig {
+        scheduler: Scheduler::Pct { period: 100 },
+        ..config(seed, steps, false)
+    }
+}
+
+fn run_window(m: &MmCidModel, seed: u64, steps: u64) -> (SimReport<MmCidModel>, Window) {
+    run_window_w(Workload::ForkExitChurn, m, seed, steps)
+}
+
+fn run_window_w(
+    w: Workload,
+    m: &MmCidModel,
+    seed: u64,
+    steps: u64,
+) -> (SimReport<MmCidModel>, Window) {
+    let mut hooks = Window {
+        inner: MmCidSim::new(w),
+        born: Vec::new(),
+    };
+    let report = simulate(m, &pct_config(seed, steps), &mut hooks, None);
+    (report, hooks)
+}
+
+/// `thread-pool` (the pool grows from one thread to 32 by forks, so the switch to per-CPU mode
+/// happens once per run, while several threads fork at once), PCT, runs of 30 000 steps:
+/// `mmcid simulate --kernel B0 --with F4a --workload thread-pool --scheduler pct
+/// --no-properties --seed 1 --runs 200 --steps 30000` stalls on seed 195 only, at step 10 547
+/// (not frozen: the watchdog fires after 10 001 steps of spinning); B0 and B3, same seeds, never.
+fn thread_pool(kernel: KernelVersion) -> MmCidModel {
+    let w = Workload::ThreadPool;
+    MmCidModel::new(w.scenario(kernel, CPUS, w.default_threads(CPUS))).unwrap()
+}
+
+#[test]
+fn seed_000_stall_found_by_pct_in_a_thread_pool_at_b0() {
+    let b0 = with(KernelVersion::new(Stage::B0), Fix::F4a);
+    let m = thread_pool(b0);
+    let (report, w) = run_window_w(Workload::ThreadPool, &m, 195, 30_000);
+    assert_eq!(report.steps, 10_547, "{REPIN}");
+    assert!(matches!(
+        report.outcome,
+        SimOutcome::Found(SimFinding::Stall { frozen: false, .. })
+    ));
+    assert_seed_000_stall(&m, 195, &report, &w);
+    let (r, _) = run_window_w(
+        Workload::ThreadPool,
+        &thread_pool(with(b0, Fix::F6a)),
+        195,
+        30_000,
+    );
+    assert_eq!(r.outcome, SimOutcome::Completed, "with F6a");
+}
+
+/// Checks that `report` ends in seed 000's stall: a CPU spins for a CID with every CID taken,
+/// and one of them belongs to a child that got it from the fork hook before it was visible and
+/// still holds it after the mm switched to per-CPU mode (the walk did not see it); that child
+/// waits on the spinner's runqueue, so it cannot give the CID back. (In the recorded runs an
+/// exit has meanwhile started the switch back to per-task mode, and its walk spins on the
+/// spinner's rq lock too.)
+fn assert_seed_000_stall(m: &MmCidModel, seed: u64, report: &SimReport<MmCidModel>, w: &Window) {
+    let SimOutcome::Found(SimFinding::Stall { .. }) = report.outcome else {
+        panic!("seed {seed}: {:?}", report.outcome);
+    };
+    let k = &report.final_state;
+    assert_eq!(k.mm.bitmap.weight() as usize, CPUS, "seed {seed}");
+    let spinning: Vec<usize> = (0..CPUS)
+        .filter(|&c| matches!(k.rq[c].thread.top(), Some(Frame::MmGetCid(GetCidPc::Retry))))
+        .collect();
+    assert_eq!(spinning.len(), 1, "seed {seed}");
+    let c = spinning[0];
+    let why = m.explain_wait(k, m.cpu_agent(c as u16));
+    assert!(why.contains("spins in mm_get_cid()"), "{why}");
+    let leaked: Vec<_> = k
+        .live_tasks()
+        .filter(|&(id, t)| {
+            t.mm_cid.active
+                && cid_on_task(t.mm_cid.cid)
+                && w.born[id as usize].is_some_and(|(_, cid, missed)| missed && cid == t.mm_cid.cid)
+        })
+        .collect();
+    assert_eq!(leaked.len(), 1, "seed {seed}: one leaked CID");
+    let (id, t) = leaked[0];
+    assert_eq!(t.state, TaskState::Runnable, "seed {seed}");
+    assert_eq!(
+        t.cpu as usize, c,
+        "seed {seed}: T{id} waits behind the spinner"
+    );
+    assert!(k.mm.bitmap.test(t.mm_cid.cid as usize));
+}
+
+#[test]
+fn seed_000_stall_found_by_pct_at_b0_with_8_cpus() {
+    let b0 = with(KernelVersion::new(Stage::B0), Fix::F4a);
+    let m = model(b0);
+    let fixed = model(with(b0, Fix::F6a));
+    let latest = model(KernelVersion::new(Stage::B5));
+    for (seed, step) in [(1, 907_206), (3, 240_311)] {
+        let (report, w) = run_window(&m, seed, 1_000_000);
+        assert_eq!(report.steps, step, "seed {seed}: {REPIN}");
+        assert_seed_000_stall(&m, seed, &report, &w);
+    }
+    // With F6a (seed 000's fix), and at latest, seed 3 runs twice as long without a stall (all
+    // ten seeds for the whole budget: the slow test).
+    for k in [&fixed, &latest] {
+        let (r, _) = run_window(k, 3, 2 * 240_311);
+        assert_eq!(r.outcome, SimOutcome::Completed);
+    }
+}
+
+/// The whole recorded search (about two minutes): MMCID_SLOW_TESTS=1.
+#[test]
+fn seed_000_stall_search_slow() {
+    if std::env::var_os("MMCID_SLOW_TESTS").is_none() {
+        return;
+    }
+    let b0 = with(KernelVersion::new(Stage::B0), Fix::F4a);
+    let m = model(b0);
+    let mut stalls = Vec::new();
+    for seed in 1..=10 {
+        let (report, w) = run_window(&m, seed, 1_000_000);
+        if report.outcome != SimOutcome::Completed {
+            assert_seed_000_stall(&m, seed, &report, &w);
+            stalls.push((seed, report.steps));
+        }
+    }
+    assert_eq!(
+        stalls,
+        [(1, 907_206), (3, 240_311), (10, 753_878)],
+        "{REPIN}"
+    );
+    // The thread-pool search of `seed_000_stall_found_by_pct_in_a_thread_pool_at_b0`.
+    let pool = thread_pool(b0);
+    let found: Vec<u64> = (1..=200)
+        .filter(|&seed| {
+            let (r, _) = run_window_w(Workload::ThreadPool, &pool, seed, 30_000);
+            r.outcome != SimOutcome::Completed
+        })
+        .collect();
+    assert_eq!(found, [195], "{REPIN}");
+    for k in [with(b0, Fix::F6a), KernelVersion::new(Stage::B5)] {
+        let m = model(k);
+        for seed in 1..=10 {
+            let (r, _) = run_window(&m, seed, 1_000_000);
+            assert_eq!(r.outcome, SimOutcome::Completed, "seed {seed} at {k:?}");
+        }
+    }
+}
