@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use mmcid_checker::{AgentId, Discovery, DiscoveryKind, Model, Trace};
+use mmcid_checker::{AgentId, Discovery, Model, Trace};
 use mmcid_model::timeline::{explain_violation, RenderOptions, Timeline};
 use mmcid_model::{Fix, MmCidModel, Scenario};
 
@@ -112,27 +112,8 @@ pub fn print_trace(
 
 /// Prints one discovery: headline, rescue events of a livelock, the columns, the explanation.
 pub fn print_discovery(model: &MmCidModel, d: &Discovery<MmCidModel>, opts: RenderOptions) {
-    println!();
-    println!("=== {} violated ({})", d.property, d.kind);
-    if let Some(agent) = d.agent {
-        let who = model.format_agent(agent);
-        let what = match d.kind {
-            DiscoveryKind::Stall => "waits and no continuation at all lets it proceed",
-            DiscoveryKind::Livelock => "waits and the kernel alone cannot let it proceed",
-            _ => "waits",
-        };
-        println!("{who} {what}.");
-    }
-    if d.kind == DiscoveryKind::Livelock {
-        if d.rescue.is_empty() {
-            println!("  no external event was found that rescues it");
-        } else {
-            println!("  only an external event rescues it, e.g.:");
-            for r in &d.rescue {
-                println!("    - {r}");
-            }
-        }
-    }
+    crate::output::print_headline(model, d);
+    crate::output::print_rescue(d);
     match &d.trace {
         Some(trace) => print_trace(model, trace, d.property, d.agent, opts),
         None => {

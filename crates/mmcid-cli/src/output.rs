@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 
 use crate::tracefile::{scenario_json, steps_json};
 
-/// Prints one discovery for people: what failed, why, and the trace.
-pub fn print_discovery(model: &MmCidModel, d: &Discovery<MmCidModel>, full_states: bool) {
+/// Prints the headline of a discovery: the property, its kind and the waiting agent.
+pub fn print_headline(model: &MmCidModel, d: &Discovery<MmCidModel>) {
     println!();
     println!("=== {} violated ({})", d.property, d.kind);
     if let Some(agent) = d.agent {
@@ -19,21 +19,31 @@ pub fn print_discovery(model: &MmCidModel, d: &Discovery<MmCidModel>, full_state
         };
         println!("{who} {what}.");
     }
-    if !d.explanation.is_empty() {
-        for line in d.explanation.lines() {
-            println!("  {line}");
+}
+
+/// Prints the external events that rescue a livelocked agent.
+pub fn print_rescue(d: &Discovery<MmCidModel>) {
+    if d.kind != DiscoveryKind::Livelock {
+        return;
+    }
+    if d.rescue.is_empty() {
+        println!("  no external event was found that rescues it");
+    } else {
+        println!("  only an external event rescues it, e.g.:");
+        for r in &d.rescue {
+            println!("    - {r}");
         }
     }
-    if d.kind == DiscoveryKind::Livelock {
-        if d.rescue.is_empty() {
-            println!("  no external event was found that rescues it");
-        } else {
-            println!("  only an external event rescues it, e.g.:");
-            for r in &d.rescue {
-                println!("    - {r}");
-            }
-        }
+}
+
+/// Prints one discovery for people as a step list (`--steps`): what failed, why, and the
+/// trace.
+pub fn print_discovery(model: &MmCidModel, d: &Discovery<MmCidModel>, full_states: bool) {
+    print_headline(model, d);
+    for line in d.explanation.lines() {
+        println!("  {line}");
     }
+    print_rescue(d);
     if let Some(trace) = &d.trace {
         println!(
             "trace ({} steps, replay token {}):",

@@ -106,6 +106,18 @@ fn string(v: &Value, name: &str) -> Result<String, String> {
         .to_string())
 }
 
+/// A count added to the format after the first traces were written: absent means 0.
+fn optional(v: &Value, name: &str) -> Result<u64, String> {
+    match v.get(name) {
+        None => Ok(0),
+        Some(_) => {
+            let n = uint(v, name)?;
+            u32::try_from(n).map_err(|_| format!("'{name}' is too large"))?;
+            Ok(n)
+        }
+    }
+}
+
 /// Parses a trace file's text.
 pub fn load(text: &str) -> Result<LoadedTrace, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
@@ -144,16 +156,8 @@ pub fn load(text: &str) -> Result<LoadedTrace, String> {
         execs: small("execs")?,
         affinity: small("affinity")?,
         // Added after the first traces were written: absent means 0 / off.
-        vforks: if s.get("vforks").is_some() {
-            small("vforks")?
-        } else {
-            0
-        },
-        mmless_tasks: if s.get("mmless_tasks").is_some() {
-            uint(s, "mmless_tasks")? as usize
-        } else {
-            0
-        },
+        vforks: optional(s, "vforks")? as u32,
+        mmless_tasks: optional(s, "mmless_tasks")? as usize,
         relaxed: match s.get("relaxed") {
             None => false,
             Some(b) => b.as_bool().ok_or("'relaxed' is not a boolean")?,

@@ -10,11 +10,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mmcid-browser-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+mod common;
+use common::{code, mmcid, tmp};
 
 fn find_chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("MMCID_CHROMIUM") {
@@ -170,31 +167,28 @@ fn html_viewer_steps_through_the_seed_001_trace_in_chromium() {
     };
     let page = tmp("seed001.html");
     let trace = tmp("seed001.json");
-    let o = Command::new(env!("CARGO_BIN_EXE_mmcid"))
-        .args([
-            "check",
-            "--kernel",
-            "B0",
-            "--cpus",
-            "3",
-            "--threads",
-            "4",
-            "--initial-threads",
-            "3",
-            "--forks",
-            "1",
-            "--exits",
-            "0",
-            "--workers",
-            "1",
-        ])
-        .arg("--html")
-        .arg(&page)
-        .arg("--trace-out")
-        .arg(&trace)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    let o = mmcid(&[
+        "check",
+        "--kernel",
+        "B0",
+        "--cpus",
+        "3",
+        "--threads",
+        "4",
+        "--initial-threads",
+        "3",
+        "--forks",
+        "1",
+        "--exits",
+        "0",
+        "--workers",
+        "1",
+        "--html",
+        page.to_str().unwrap(),
+        "--trace-out",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1);
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
     assert_eq!(v["steps"].as_array().unwrap().len(), 10);
 

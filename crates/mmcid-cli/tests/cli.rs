@@ -1,33 +1,8 @@
 //! The command line as a contract: exit codes, counterexample output, replay and refusal of bad
 //! input.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn mmcid(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mmcid"))
-        .args(args)
-        .output()
-        .expect("mmcid runs")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exit code")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mmcid-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+mod common;
+use common::{code, mmcid, stderr, stdout, tmp};
 
 const SEED_001_B0: &[&str] = &[
     "check",

@@ -3,40 +3,12 @@
 //! hand-edited traces are refused with exit code 2 and the failing step.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn mmcid_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mmcid"));
-    cmd.args(args).env_remove("COLUMNS");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("mmcid runs")
-}
-
-fn mmcid(args: &[&str]) -> Output {
-    mmcid_env(args, &[])
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exit code")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mmcid-trace-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+mod common;
+use common::{code, mmcid, mmcid_env, stderr, stdout, tmp};
 
 /// A bug the model reproduces: name, `check` flags, violated property, trace length, agent.
 struct Bug {

@@ -211,6 +211,8 @@ impl Kernel {
                 out.push(Action::Propagate { cpu: c as CpuId });
             }
         }
+        // A fork needs a free thread slot (counted once: nothing changes while listing).
+        let room = self.live_threads() < max_threads;
         for (t, task) in self.live_tasks() {
             let can_run = self.task_can_run(t);
             if can_run && !task.thread.is_idle() {
@@ -229,8 +231,19 @@ impl Kernel {
                 if self.mm.work_pending {
                     out.push(Action::RunWork { task: t });
                 }
-            } else if can_run && !task.has_mm {
+            } else if can_run {
                 // A task without an mm only takes part by exec'ing (spec §6.10).
+                if task.has_mm {
+                    if self.budget.forks > 0 && room {
+                        out.push(Action::Fork { task: t });
+                    }
+                    if self.budget.vforks > 0 && room {
+                        out.push(Action::Vfork { task: t });
+                    }
+                    if self.budget.exits > 0 {
+                        out.push(Action::Exit { task: t });
+                    }
+                }
                 if self.budget.execs > 0 {
                     for fail in [false, true] {
                         for to in task.cpus_allowed.iter().map(|c| c as CpuId) {
@@ -238,32 +251,17 @@ impl Kernel {
                         }
                     }
                 }
-            } else if can_run && task.has_mm {
-                if self.budget.forks > 0 && self.live_threads() < max_threads {
-                    out.push(Action::Fork { task: t });
-                }
-                if self.budget.vforks > 0 && self.live_threads() < max_threads {
-                    out.push(Action::Vfork { task: t });
-                }
-                if self.budget.exits > 0 {
-                    out.push(Action::Exit { task: t });
-                }
-                if self.budget.execs > 0 {
-                    for fail in [false, true] {
-                        for to in task.cpus_allowed.iter().map(|c| c as CpuId) {
-                            out.push(Action::Exec { task: t, fail, to });
+                if task.has_mm {
+                    if self.budget.affinity > 0 {
+                        for add in (0..n).filter(|&c| !task.cpus_allowed.test(c)) {
+                            out.push(Action::Affinity {
+                                task: t,
+                                add: add as CpuId,
+                            });
                         }
                     }
+                    out.push(Action::Block { task: t });
                 }
-                if self.budget.affinity > 0 {
-                    for add in (0..n).filter(|&c| !task.cpus_allowed.test(c)) {
-                        out.push(Action::Affinity {
-                            task: t,
-                            add: add as CpuId,
-                        });
-                    }
-                }
-                out.push(Action::Block { task: t });
             }
             if task.state == TaskState::Sleeping && !task.kworker {
                 // A task that blocked but has not been switched out yet is woken where it is.

@@ -4,7 +4,7 @@
 //! deleted: either the kernel model changed (say why in docs/findings.md) or the finding was a
 //! model error.
 
-use mmcid_checker::{check, CheckConfig, Discovery, Outcome, Trace};
+use mmcid_checker::Outcome;
 use mmcid_model::{KernelVersion, MmCidModel, Scenario, Stage};
 
 fn latest(cpus: usize, threads: usize, initial: usize, forks: u32, exits: u32) -> Scenario {
@@ -20,37 +20,15 @@ fn latest(cpus: usize, threads: usize, initial: usize, forks: u32, exits: u32) -
     }
 }
 
+mod common;
+use common::{found, golden};
+
 fn run(
     sc: Scenario,
     ignore: &[&str],
     keep_going: bool,
 ) -> (MmCidModel, mmcid_checker::Report<MmCidModel>) {
-    let ignore: Vec<String> = ignore.iter().map(|s| s.to_string()).collect();
-    let model = MmCidModel::new(sc).unwrap().ignoring(&ignore).unwrap();
-    let report = check(
-        &model,
-        &CheckConfig {
-            symmetry: true,
-            keep_going,
-            ..CheckConfig::default()
-        },
-    );
-    (model, report)
-}
-
-fn golden(model: &MmCidModel, d: &Discovery<MmCidModel>) -> String {
-    let trace = d.trace.as_ref().unwrap();
-    let again = Trace::from_token(model, &trace.to_token()).expect("the trace replays");
-    assert_eq!(again.final_state(), trace.final_state());
-    format!(
-        "{} ({}), {} steps, token {}\n{}\n{}",
-        d.property,
-        d.kind,
-        trace.len(),
-        trace.to_token(),
-        d.explanation,
-        trace.display(model)
-    )
+    common::explore(sc, ignore, None, keep_going)
 }
 
 /// Finding 1 (spec §7.3 made concrete): N = 2, a process in per-CPU mode loses its other
@@ -66,9 +44,7 @@ fn finding_stale_cpu_cid_after_last_user_exec_failure_stalls_fork() {
         ..latest(2, 3, 3, 1, 2)
     };
     let (model, report) = run(sc, &["steady-state", "ownership"], false);
-    let d = report
-        .discovery("stall")
-        .expect("the fork stalls at latest");
+    let d = found(&model, &report, "stall");
     assert_eq!(d.trace.as_ref().unwrap().len(), 16);
     assert!(
         d.explanation.contains("spins in mm_get_cid()"),
@@ -87,9 +63,7 @@ fn finding_first_user_path_overwrites_a_stale_cpu_cid() {
         ..latest(2, 3, 3, 0, 2)
     };
     let (model, report) = run(sc, &["steady-state"], false);
-    let d = report
-        .discovery("ownership")
-        .expect("a leaked bit at latest");
+    let d = found(&model, &report, "ownership");
     let k = d.trace.as_ref().unwrap().final_state();
     assert_eq!(k.mm.users, 1);
     assert_eq!(k.mm.bitmap.iter().count(), 2, "two bits set for one user");
@@ -108,7 +82,7 @@ fn finding_walker_without_cid_spins_until_a_transit_holder_schedules_out() {
         ..latest(2, 3, 1, 2, 2)
     };
     let (model, report) = run(sc, &["steady-state", "ownership"], false);
-    let d = report.discovery("livelock").expect("a livelock at latest");
+    let d = found(&model, &report, "livelock");
     assert_eq!(d.trace.as_ref().unwrap().len(), 16);
     assert!(!d.rescue.is_empty());
     insta::assert_snapshot!("latest_walker_livelock", golden(&model, d));
@@ -125,9 +99,7 @@ fn section_7_4_cpu_keeps_its_cid_after_the_fixup() {
         ..latest(4, 3, 2, 1, 2)
     };
     let (model, report) = run(sc, &[], false);
-    let d = report
-        .discovery("steady-state")
-        .expect("I5 broken at latest");
+    let d = found(&model, &report, "steady-state");
     let k = d.trace.as_ref().unwrap().final_state();
     assert!(
         k.mm.pcpu.iter().any(|&s| mmcid_model::cid::cid_on_cpu(s)),

@@ -6,7 +6,7 @@
 //! checked to a depth well past the one at which the buggy stage fails (the complete runs are
 //! in docs/verification.md and behind `MMCID_SLOW_TESTS=1`).
 
-use mmcid_checker::{check, CheckConfig, Discovery, DiscoveryKind, Outcome, Trace};
+use mmcid_checker::{DiscoveryKind, Outcome};
 use mmcid_model::cid::{MM_CID_TRANSIT, MM_CID_UNSET};
 use mmcid_model::{Fix, Kernel, KernelVersion, MmCidModel, Scenario, Stage};
 
@@ -102,48 +102,13 @@ const VFORK: Conf = Conf {
     mmless: 0,
 };
 
-fn explore(sc: Scenario, ignore: &[&str], max_depth: Option<usize>) -> (MmCidModel, Report) {
-    let ignore: Vec<String> = ignore.iter().map(|s| s.to_string()).collect();
-    let model = MmCidModel::new(sc).unwrap().ignoring(&ignore).unwrap();
-    let report = check(
-        &model,
-        &CheckConfig {
-            symmetry: true,
-            max_depth,
-            keep_going: false,
-            ..CheckConfig::default()
-        },
-    );
-    (model, report)
-}
+mod common;
+use common::{found, golden};
 
 type Report = mmcid_checker::Report<MmCidModel>;
 
-/// The run found `property` (and no shorter failure of another property); returns the
-/// discovery after checking that its trace replays from its token.
-fn found<'r>(model: &MmCidModel, report: &'r Report, property: &str) -> &'r Discovery<MmCidModel> {
-    let names: Vec<&str> = report.failures().map(|d| d.property).collect();
-    let d = report
-        .discovery(property)
-        .unwrap_or_else(|| panic!("{property} not found; found {names:?}"));
-    let trace = d.trace.as_ref().expect("a failure has a trace");
-    let again = Trace::from_token(model, &trace.to_token()).expect("the trace replays");
-    assert_eq!(again.final_state(), trace.final_state());
-    d
-}
-
-/// The golden text of a discovery: the explanation and the trace with its changes.
-fn golden(model: &MmCidModel, d: &Discovery<MmCidModel>) -> String {
-    let trace = d.trace.as_ref().unwrap();
-    format!(
-        "{} ({}), {} steps, token {}\n{}\n{}",
-        d.property,
-        d.kind,
-        trace.len(),
-        trace.to_token(),
-        d.explanation,
-        trace.display(model)
-    )
+fn explore(sc: Scenario, ignore: &[&str], max_depth: Option<usize>) -> (MmCidModel, Report) {
+    common::explore(sc, ignore, max_depth, false)
 }
 
 /// No failure at all (every property, liveness included), and the run either finished or
