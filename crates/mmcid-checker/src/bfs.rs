@@ -432,6 +432,17 @@ impl<S> States<S> {
         }
     }
 
+    /// State number `i`, owned (unpacked, or cloned).
+    fn get<M: Model<State = S>>(&self, model: &M, i: usize) -> S
+    where
+        S: Clone,
+    {
+        match self {
+            States::Raw(v) => v[i].clone(),
+            States::Packed { words, data } => model.unpack(&data[i * words..(i + 1) * words]),
+        }
+    }
+
     fn empty_like(model: &impl Model<State = S>) -> Self {
         match model.packed_words() {
             0 => States::Raw(Vec::new()),
@@ -758,18 +769,19 @@ fn replay_frontier<M: Model>(
     let per = entries.len().div_ceil(chunks).max(1);
     let build = |part: &[[u64; 2]], out: &mut [u64]| {
         let mut actions = Vec::new();
-        let mut last = usize::MAX;
+        // Entries are sorted by parent: unpack each parent once, for all its winners.
+        let mut parent: Option<(usize, M::State)> = None;
         let mut scratch = Coverage::new();
         for (e, out) in part.iter().zip(out.chunks_exact_mut(words)) {
             let (pos, action) = split_order(e[1]);
-            let next = frontier.with(model, pos, |s| {
-                if pos != last {
-                    actions.clear();
-                    model.actions(s, &mut actions);
-                    last = pos;
-                }
-                model.next_state(s, &actions[action], &mut scratch)
-            });
+            if parent.as_ref().is_none_or(|p| p.0 != pos) {
+                let s = frontier.get(model, pos);
+                actions.clear();
+                model.actions(&s, &mut actions);
+                parent = Some((pos, s));
+            }
+            let s = &parent.as_ref().expect("unpacked above").1;
+            let next = model.next_state(s, &actions[action], &mut scratch);
             let next = next.expect(
                 "the model is not deterministic (see the determinism contract on `Model`): an \
                  action that led somewhere no longer does",
@@ -1025,8 +1037,12 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
     // Table slots this worker has reserved and not used yet.
     let mut budget = 0usize;
     let limited = ctx.config.max_states.is_some();
-    let used_bytes =
-        || level.base_bytes + level.table_bytes.load(Ordering::Relaxed) + ctx.memo.bytes();
+    let used_bytes = || {
+        level.base_bytes
+            + level.table_bytes.load(Ordering::Relaxed)
+            + ctx.memo.bytes()
+            + model.side_bytes()
+    };
     let frontier = level.frontier;
     let mut table = level.table.read().expect("level table lock");
     'blocks: loop {

@@ -230,6 +230,12 @@ pub trait Model: Sync + Send {
         unreachable!("`unpack` is only called when `packed_words` is not 0")
     }
 
+    /// Bytes the model holds for its packed states besides the packed words (for example
+    /// tables of parts that packed states refer to). The memory limit counts them.
+    fn side_bytes(&self) -> u64 {
+        0
+    }
+
     /// Names of the step labels this model can record in [`Coverage`] (index = label number).
     fn labels(&self) -> Vec<String> {
         Vec::new()

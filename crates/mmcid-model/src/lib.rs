@@ -20,7 +20,6 @@
 //!   point where the kernel allows it, the load balancer may move any queued task.
 //! - `pi_lock`, RCU, rseq user-space updates and the `mm_users` refcount are not modelled.
 //! - The per-CPU workqueue is one unbound kworker woken on the CPU that queued the irq_work.
-//! - vfork / CLONE_VM processes are not modelled yet.
 #![warn(missing_docs)]
 
 pub mod affinity;
@@ -34,6 +33,7 @@ pub mod format;
 pub mod labels;
 pub mod max_cids;
 pub mod model;
+pub mod pack;
 pub mod pool;
 pub mod properties;
 pub mod sim;

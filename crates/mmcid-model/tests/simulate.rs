@@ -253,7 +253,7 @@ fn affinity_workload_widens_the_mask_in_both_modes() {
 //   long bursts while the others wait, so one CPU keeps scheduling (and the leaked child stays
 //   queued there) while the rest of the machine fills up its CIDs.
 // - Also with PCT, no stall in the whole budget: B0 without F4a, seeds 1–15 (neither seed 001's
-//   live lock nor this stall); B2 seeds 1–5; B3 seeds 1–20; B0 with F4a plus F4c, or plus F4d,
+//   live lock nor this stall; seed 17 and a shorter period do stall, see below); B2 seeds 1–5; B3 seeds 1–20; B0 with F4a plus F4c, or plus F4d,
 //   seeds 1 and 3 (plus F4b: the same stalls at the same steps). See README, "Simulating large
 //   configurations".
 
@@ -414,6 +414,48 @@ fn seed_000_stall_found_by_pct_at_b0_with_8_cpus() {
         let (r, _) = run_window(k, 3, 2 * 240_311);
         assert_eq!(r.outcome, SimOutcome::Completed);
     }
+}
+
+// Seed search at plain B0 (no fix added), PCT with a short period (20 steps: shorter bursts, so
+// more CPUs take part in each stretch of the run), recorded on 2026-11-21:
+//
+// - `mmcid simulate --kernel B0 --workload fork-exit-churn --scheduler pct --pct-period 20
+//   --no-properties --seed 1 --runs 20`: 12 of the 20 seeds stall (frozen). Four are seed 000's
+//   stall: seeds 1 and 5 (after 114 844 and 784 030 steps) exactly as above, the leaked child
+//   queued behind the spinner; seeds 4 and 10 with the leaked child still new (not yet woken:
+//   its parent is the task queued behind the spinner). Eight (seeds 2, 3, 6, 11, 12, 16, 17,
+//   20) are seed 001's: the task-to-CPU fixup walk spins on an rq lock while the CPU holding it
+//   spins for a CID, and several tasks still own CIDs.
+// - With a period of 100 only seed 17 stalls (seed 000's); with 1 000, none; the thread-pool
+//   workload with periods 20, 100 and 1 000 (20 seeds each): none.
+// - `--with F6a` on seed 1: no stall in 1 000 000 steps.
+
+#[test]
+fn seed_000_stall_found_by_pct_at_plain_b0_with_8_cpus() {
+    let m = model(KernelVersion::new(Stage::B0));
+    let config = SimConfig {
+        scheduler: Scheduler::Pct { period: 20 },
+        ..config(1, 1_000_000, false)
+    };
+    let mut w = Window {
+        inner: MmCidSim::new(Workload::ForkExitChurn),
+        born: Vec::new(),
+    };
+    let report = simulate(&m, &config, &mut w, None);
+    assert_eq!(report.steps, 114_844, "{REPIN}");
+    assert_seed_000_stall(&m, 1, &report, &w);
+    // With F6a (seed 000's fix) the same seed runs twice as long without a stall.
+    let fixed = model(with(KernelVersion::new(Stage::B0), Fix::F6a));
+    let mut w = Window {
+        inner: MmCidSim::new(Workload::ForkExitChurn),
+        born: Vec::new(),
+    };
+    let config = SimConfig {
+        steps: 2 * 114_844,
+        ..config
+    };
+    let r = simulate(&fixed, &config, &mut w, None);
+    assert_eq!(r.outcome, SimOutcome::Completed, "with F6a");
 }
 
 /// The whole recorded search (about two minutes): MMCID_SLOW_TESTS=1.

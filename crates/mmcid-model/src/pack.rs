@@ -1,0 +1,235 @@
+//! Compact frontier states for the checker ([`mmcid_checker::Model::pack`]): a [`Kernel`] as a
+//! few 32-bit numbers, one per part.
+//!
+//! A breadth-first search keeps every state of the depth it is about to explore. A whole
+//! [`Kernel`] is a tree of vectors (several hundred bytes and one heap block per task stack),
+//! but the parts of the states of one run repeat a lot: the same task in the same situation, the
+//! same runqueue, the same mm state appear in thousands of states. So each part (the mm's CID
+//! state, each runqueue, each task slot, the budget, the faults) is stored once in a table of
+//! its kind, and a packed state is the list of its parts' numbers: `(3 + CPUs + task slots) / 2`
+//! words, 48 bytes for 2 CPUs and 6 task slots. This is SPIN's "collapse compression".
+//!
+//! The tables only grow while the model lives; their size is reported to the checker
+//! ([`mmcid_checker::Model::side_bytes`]) so the memory limit counts them.
+//!
+//! Determinism: with several workers the numbers a part gets depend on which worker stores it
+//! first. The numbers never leave the packed words: fingerprints, properties, traces and
+//! reports are computed from the unpacked states, which are equal to the packed ones
+//! (unit-tested below), so results do not depend on them.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use mmcid_checker::fingerprint;
+
+use crate::state::{Budget, Faults, Kernel, MmCid, Rq, Task};
+
+/// Tables are split in this many independently locked shards (by fingerprint), so that
+/// workers packing and unpacking at the same time rarely wait for each other.
+const SHARD_BITS: u32 = 6;
+const SHARDS: usize = 1 << SHARD_BITS;
+
+/// A key that is already a well-mixed fingerprint: used as its own hash.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 fingerprints are hashed")
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+struct Shard<T> {
+    /// Fingerprint → the newest value with it (index into `values`).
+    first: HashMap<u64, u32, BuildHasherDefault<Identity>>,
+    values: Vec<T>,
+    /// Per value, the previous value with the same fingerprint (`u32::MAX`: none).
+    next: Vec<u32>,
+}
+
+/// One table of parts: each distinct value once, numbered.
+struct Interner<T> {
+    shards: Box<[Mutex<Shard<T>>]>,
+    bytes: AtomicU64,
+}
+
+/// How many bytes a part takes outside its inline size (its vectors' buffers).
+trait HeapSize {
+    fn heap_bytes(&self) -> usize;
+}
+
+impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
+    fn new() -> Self {
+        Interner {
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        first: HashMap::default(),
+                        values: Vec::new(),
+                        next: Vec::new(),
+                    })
+                })
+                .collect(),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// The number of `value`, storing it if it is new.
+    fn id(&self, value: &T) -> u32 {
+        let fp = fingerprint(value);
+        let s = (fp >> (64 - SHARD_BITS)) as usize;
+        let mut shard = self.shards[s].lock().expect("pack table lock");
+        let head = shard.first.get(&fp).copied().unwrap_or(u32::MAX);
+        let mut at = head;
+        while at != u32::MAX {
+            if shard.values[at as usize] == *value {
+                return (at << SHARD_BITS) | s as u32;
+            }
+            at = shard.next[at as usize];
+        }
+        let index = shard.values.len() as u32;
+        assert!(
+            index < u32::MAX >> SHARD_BITS,
+            "pack table full: more than 2^26 distinct parts in one shard"
+        );
+        shard.values.push(value.clone());
+        shard.next.push(head);
+        shard.first.insert(fp, index);
+        let size = std::mem::size_of::<T>() + value.heap_bytes() + 4 + 16;
+        self.bytes.fetch_add(size as u64, Ordering::Relaxed);
+        (index << SHARD_BITS) | s as u32
+    }
+
+    /// A copy of the value numbered `id`.
+    fn get(&self, id: u32) -> T {
+        let shard = self.shards[(id as usize) & (SHARDS - 1)]
+            .lock()
+            .expect("pack table lock");
+        shard.values[(id >> SHARD_BITS) as usize].clone()
+    }
+}
+
+impl HeapSize for MmCid {
+    fn heap_bytes(&self) -> usize {
+        4 * (self.pcpu.capacity() + self.transit_seen.capacity())
+            + 2 * (self.user_list.capacity() + self.thread_list.capacity())
+    }
+}
+
+impl HeapSize for Rq {
+    fn heap_bytes(&self) -> usize {
+        self.thread.stack.capacity() * std::mem::size_of::<crate::thread::Frame>()
+    }
+}
+
+impl HeapSize for Option<Task> {
+    fn heap_bytes(&self) -> usize {
+        self.as_ref().map_or(0, |t| {
+            t.thread.stack.capacity() * std::mem::size_of::<crate::thread::Frame>()
+        })
+    }
+}
+
+impl HeapSize for Budget {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl HeapSize for Faults {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+/// The part tables of one model (shared by its clones).
+pub(crate) struct Packer {
+    cpus: usize,
+    slots: usize,
+    mm: Interner<MmCid>,
+    rq: Interner<Rq>,
+    tasks: Interner<Option<Task>>,
+    budget: Interner<Budget>,
+    faults: Interner<Faults>,
+}
+
+impl std::fmt::Debug for Packer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Packer {{ cpus: {}, slots: {}, bytes: {} }}",
+            self.cpus,
+            self.slots,
+            self.bytes()
+        )
+    }
+}
+
+impl Packer {
+    /// Tables for states with `cpus` runqueues and `slots` task slots (both fixed for a
+    /// scenario).
+    pub(crate) fn new(cpus: usize, slots: usize) -> Self {
+        Packer {
+            cpus,
+            slots,
+            mm: Interner::new(),
+            rq: Interner::new(),
+            tasks: Interner::new(),
+            budget: Interner::new(),
+            faults: Interner::new(),
+        }
+    }
+
+    /// Parts per state: mm, runqueues, task slots, budget, faults.
+    fn parts(&self) -> usize {
+        3 + self.cpus + self.slots
+    }
+
+    /// Words per packed state (two part numbers per word).
+    pub(crate) fn words(&self) -> usize {
+        self.parts().div_ceil(2)
+    }
+
+    /// Bytes held by the tables (an estimate: inline sizes, vector buffers, index entries).
+    pub(crate) fn bytes(&self) -> u64 {
+        self.mm.bytes.load(Ordering::Relaxed)
+            + self.rq.bytes.load(Ordering::Relaxed)
+            + self.tasks.bytes.load(Ordering::Relaxed)
+            + self.budget.bytes.load(Ordering::Relaxed)
+            + self.faults.bytes.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn pack(&self, k: &Kernel, words: &mut [u64]) {
+        debug_assert_eq!(k.rq.len(), self.cpus);
+        debug_assert_eq!(k.tasks.len(), self.slots);
+        let ids = std::iter::once(self.mm.id(&k.mm))
+            .chain(k.rq.iter().map(|rq| self.rq.id(rq)))
+            .chain(k.tasks.iter().map(|t| self.tasks.id(t)))
+            .chain([self.budget.id(&k.budget), self.faults.id(&k.faults)]);
+        words.fill(0);
+        for (i, id) in ids.enumerate() {
+            words[i / 2] |= u64::from(id) << (32 * (i % 2));
+        }
+    }
+
+    pub(crate) fn unpack(&self, words: &[u64]) -> Kernel {
+        let id = |i: usize| (words[i / 2] >> (32 * (i % 2))) as u32;
+        let n = self.cpus;
+        let s = self.slots;
+        Kernel {
+            mm: Box::new(self.mm.get(id(0))),
+            rq: (0..n).map(|c| self.rq.get(id(1 + c))).collect(),
+            tasks: (0..s).map(|t| self.tasks.get(id(1 + n + t))).collect(),
+            budget: self.budget.get(id(1 + n + s)),
+            faults: self.faults.get(id(2 + n + s)),
+        }
+    }
+}
