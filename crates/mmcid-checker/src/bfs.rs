@@ -51,6 +51,9 @@ use crate::Progress;
 
 /// Frontier positions a worker claims at a time.
 const BLOCK: usize = 64;
+/// How many frontier states a worker has between their two stages (see [`work`]): the cache
+/// misses of a state's lookups overlap with the first stage of the next `PIPELINE - 1` states.
+const PIPELINE: usize = 2;
 /// The most successors a worker keeps for [`Model::next_state_reusing`] to build in.
 const SPARE_STATES: usize = 64;
 /// Level-table slots a worker reserves at a time.
@@ -1028,7 +1031,8 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
         }
     }
     let mut actions = Vec::new();
-    let (mut current, mut previous) = (Pending::new(), Pending::new());
+    // The states between their two stages, by frontier position modulo `PIPELINE`.
+    let mut ring: Vec<Pending<'_, M::State>> = (0..PIPELINE).map(|_| Pending::new()).collect();
     // (fingerprint, action index, index in `nexts`) of successors not seen before this depth.
     let mut fresh: Vec<(Fingerprint, usize, usize)> = Vec::new();
     let mut spare: Vec<M::State> = Vec::new();
@@ -1051,10 +1055,11 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
         table = level.table.read().expect("level table lock");
         let start = level.cursor.fetch_add(BLOCK, Ordering::Relaxed);
         let end = (start + BLOCK).min(frontier.len());
-        for pos in start..=end {
-            // Stage one for `pos` (unless the block is done), then stage two for the one
-            // before.
+        for pos in start..end + PIPELINE - 1 {
+            // Stage one for `pos` (unless the block is done), then stage two for the state
+            // `PIPELINE - 1` positions before.
             if pos < end {
+                let current = &mut ring[pos % PIPELINE];
                 if ctx.aborted() {
                     break 'blocks;
                 }
@@ -1120,76 +1125,78 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
                     }
                 }
             }
-            std::mem::swap(&mut current, &mut previous);
-            // Stage two for the state now in `previous`.
-            if previous.pos == usize::MAX {
-                continue;
-            }
-            let p = &mut previous;
-            fresh.clear();
-            for (n, &(key, i, bucket, guess)) in p.located.iter().enumerate() {
-                if let Some(&at) = bucket.get(guess) {
-                    if Seen::finish(bucket, guess, at, key) {
+            // Stage two for the oldest state in the ring (its cache lines were asked for
+            // `PIPELINE - 1` stage ones ago).
+            let p = &mut ring[(pos + 1) % PIPELINE];
+            if p.pos != usize::MAX {
+                fresh.clear();
+                for (n, &(key, i, bucket, guess)) in p.located.iter().enumerate() {
+                    if let Some(&at) = bucket.get(guess) {
+                        if Seen::finish(bucket, guess, at, key) {
+                            continue;
+                        }
+                    }
+                    if !level.expand {
+                        out.truncated = true;
                         continue;
                     }
+                    fresh.push((key, i, n));
                 }
-                if !level.expand {
-                    out.truncated = true;
-                    continue;
-                }
-                fresh.push((key, i, n));
-            }
-            let pos = p.pos;
-            p.pos = usize::MAX;
-            p.located.clear();
-            if !fresh.is_empty() {
-                // Make sure this worker has room reserved for every fresh key (reserving a
-                // chunk at a time keeps workers off the shared counter), growing the table if
-                // needed.
-                let n = fresh.len();
-                if budget < n {
-                    let want = n.max(RESERVE_CHUNK);
-                    while level.reserved.fetch_add(want, Ordering::Relaxed) + want > table.limit() {
-                        level.reserved.fetch_sub(want, Ordering::Relaxed);
-                        drop(table);
+                let pos = p.pos;
+                p.pos = usize::MAX;
+                p.located.clear();
+                if !fresh.is_empty() {
+                    // Make sure this worker has room reserved for every fresh key (reserving a
+                    // chunk at a time keeps workers off the shared counter), growing the table if
+                    // needed.
+                    let n = fresh.len();
+                    if budget < n {
+                        let want = n.max(RESERVE_CHUNK);
+                        while level.reserved.fetch_add(want, Ordering::Relaxed) + want
+                            > table.limit()
                         {
-                            let mut w = level.table.write().expect("level table lock");
-                            while level.reserved.load(Ordering::Relaxed) + want > w.limit() {
-                                *w = w.grown();
+                            level.reserved.fetch_sub(want, Ordering::Relaxed);
+                            drop(table);
+                            {
+                                let mut w = level.table.write().expect("level table lock");
+                                while level.reserved.load(Ordering::Relaxed) + want > w.limit() {
+                                    *w = w.grown();
+                                }
+                                level.table_bytes.store(w.bytes(), Ordering::Relaxed);
                             }
-                            level.table_bytes.store(w.bytes(), Ordering::Relaxed);
+                            table = level.table.read().expect("level table lock");
                         }
-                        table = level.table.read().expect("level table lock");
+                        budget += want;
                     }
-                    budget += want;
+                    let mut new = 0;
+                    for &(key, i, n) in &fresh {
+                        let order = order(pos, i);
+                        let (is_new, smallest) = table.insert_min(key, order);
+                        new += usize::from(is_new);
+                        if smallest && !level.replay {
+                            let next = p.nexts[n].take().expect("each successor is recorded once");
+                            out.found.push((order, key));
+                            out.states.push(model, next);
+                        }
+                    }
+                    budget -= new;
+                    unflushed_new += new as u64;
                 }
-                let mut new = 0;
-                for &(key, i, n) in &fresh {
-                    let order = order(pos, i);
-                    let (is_new, smallest) = table.insert_min(key, order);
-                    new += usize::from(is_new);
-                    if smallest && !level.replay {
-                        let next = p.nexts[n].take().expect("each successor is recorded once");
-                        out.found.push((order, key));
-                        out.states.push(model, next);
+                // Successors already seen become spare states for the next ones to be built in.
+                for next in p.nexts.drain(..).flatten() {
+                    if spare.len() < SPARE_STATES {
+                        spare.push(next);
                     }
                 }
-                budget -= new;
-                unflushed_new += new as u64;
-            }
-            // Successors already seen become spare states for the next ones to be built in.
-            for next in p.nexts.drain(..).flatten() {
-                if spare.len() < SPARE_STATES {
-                    spare.push(next);
-                }
-            }
-            if unflushed >= 256 || (limited && unflushed_new > 0) {
-                level.transitions.fetch_add(unflushed, Ordering::Relaxed);
-                unflushed = 0;
-                let count = level.count.fetch_add(unflushed_new, Ordering::Relaxed) + unflushed_new;
-                unflushed_new = 0;
-                if level.seen.len + count > max_states {
-                    ctx.abort(StopReason::MaxStates);
+                if unflushed >= 256 || (limited && unflushed_new > 0) {
+                    level.transitions.fetch_add(unflushed, Ordering::Relaxed);
+                    unflushed = 0;
+                    let count =
+                        level.count.fetch_add(unflushed_new, Ordering::Relaxed) + unflushed_new;
+                    unflushed_new = 0;
+                    if level.seen.len + count > max_states {
+                        ctx.abort(StopReason::MaxStates);
+                    }
                 }
             }
         }
