@@ -53,6 +53,22 @@ struct Shard<T> {
     values: Vec<T>,
     /// Per value, the previous value with the same fingerprint (`u32::MAX`: none).
     next: Vec<u32>,
+    /// The values' heap buffers, in bytes.
+    heap: u64,
+    /// What this shard last added to its table's `bytes`.
+    counted: u64,
+}
+
+impl<T> Shard<T> {
+    /// Bytes held: the vectors' and the index's capacities (not only their lengths: they grow
+    /// by doubling), plus the values' own buffers.
+    fn bytes(&self) -> u64 {
+        let index_entry = std::mem::size_of::<(u64, u32)>() + 1;
+        (self.values.capacity() * std::mem::size_of::<T>()
+            + self.next.capacity() * 4
+            + self.first.capacity() * index_entry) as u64
+            + self.heap
+    }
 }
 
 /// One table of parts: each distinct value once, numbered.
@@ -75,6 +91,8 @@ impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
                         first: HashMap::default(),
                         values: Vec::new(),
                         next: Vec::new(),
+                        heap: 0,
+                        counted: 0,
                     })
                 })
                 .collect(),
@@ -103,8 +121,10 @@ impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
         shard.values.push(value.clone());
         shard.next.push(head);
         shard.first.insert(fp, index);
-        let size = std::mem::size_of::<T>() + value.heap_bytes() + 4 + 16;
-        self.bytes.fetch_add(size as u64, Ordering::Relaxed);
+        shard.heap += value.heap_bytes() as u64;
+        let now = shard.bytes();
+        self.bytes.fetch_add(now - shard.counted, Ordering::Relaxed);
+        shard.counted = now;
         (index << SHARD_BITS) | s as u32
     }
 
