@@ -231,7 +231,7 @@ impl<'a, M: Model> Context<'a, M> {
     /// The seen-set key of `state`: the fingerprint of its representative with symmetry on.
     pub(crate) fn key(&self, state: &M::State) -> Fingerprint {
         if self.config.symmetry {
-            fingerprint(&self.model.representative(state))
+            self.model.representative_fingerprint(state)
         } else {
             fingerprint(state)
         }

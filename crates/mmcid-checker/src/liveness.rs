@@ -144,7 +144,33 @@ pub(crate) struct Searcher<'a, M: Model> {
     stop: &'a dyn Fn() -> bool,
     actions: Vec<M::Action>,
     agents: Vec<AgentId>,
+    /// A search's buffers, kept from one search to the next.
+    bufs: Buffers<M::State>,
 }
+
+/// The buffers of [`Searcher::search`]: its parent links and queue, the successors of the
+/// state being expanded, and states no longer needed that the model may build successors in
+/// ([`Model::next_state_reusing`]).
+struct Buffers<S> {
+    parents: HashMap<Fingerprint, Fingerprint, IdentityBuild>,
+    queue: VecDeque<(Fingerprint, S)>,
+    successors: Vec<S>,
+    spare: Vec<S>,
+}
+
+impl<S> Default for Buffers<S> {
+    fn default() -> Self {
+        Buffers {
+            parents: HashMap::default(),
+            queue: VecDeque::new(),
+            successors: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+}
+
+/// Most spare states a searcher keeps.
+const SPARE_STATES: usize = 64;
 
 impl<'a, M: Model> Searcher<'a, M> {
     pub(crate) fn new(
@@ -163,6 +189,7 @@ impl<'a, M: Model> Searcher<'a, M> {
             stop,
             actions: Vec::new(),
             agents: Vec::new(),
+            bufs: Buffers::default(),
         }
     }
 
@@ -273,15 +300,54 @@ impl<'a, M: Model> Searcher<'a, M> {
         if !self.waits(start, agent) || self.memo.proceeds(start_fp, agent, internal_only) {
             return Search::Escape;
         }
+        let mut bufs = std::mem::take(&mut self.bufs);
+        let result = self.search_in(
+            &mut bufs,
+            start,
+            start_fp,
+            agent,
+            internal_only,
+            keep_closure,
+            coverage,
+        );
+        // What the search left behind becomes spare states for the next one.
+        for (_, state) in bufs.queue.drain(..) {
+            if bufs.spare.len() < SPARE_STATES {
+                bufs.spare.push(state);
+            }
+        }
+        bufs.parents.clear();
+        self.bufs = bufs;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn search_in(
+        &mut self,
+        bufs: &mut Buffers<M::State>,
+        start: &M::State,
+        start_fp: Fingerprint,
+        agent: AgentId,
+        internal_only: bool,
+        keep_closure: bool,
+        coverage: &mut Coverage,
+    ) -> Search<M::State> {
         let model = self.model;
         // Parent links of the states reached, for marking the escape path.
-        let mut parents: HashMap<Fingerprint, Fingerprint, IdentityBuild> = HashMap::default();
+        let parents = &mut bufs.parents;
+        parents.clear();
         parents.insert(start_fp, start_fp);
-        let mut queue = VecDeque::from([(start_fp, start.clone())]);
+        let first = match bufs.spare.pop() {
+            Some(mut spare) => {
+                spare.clone_from(start);
+                spare
+            }
+            None => start.clone(),
+        };
+        bufs.queue.push_back((start_fp, first));
         let mut closure = Vec::new();
-        let mut successors = Vec::new();
         let mut popped = 0usize;
-        while let Some((u_fp, u)) = queue.pop_front() {
+        while let Some((u_fp, u)) = bufs.queue.pop_front() {
             popped += 1;
             if popped.is_multiple_of(256) && (self.stop)() {
                 return Search::Aborted;
@@ -292,28 +358,46 @@ impl<'a, M: Model> Searcher<'a, M> {
                 if internal_only && !model.action_meta(&u, action).internal {
                     continue;
                 }
-                if let Some(v) = model.next_state(&u, action, coverage) {
-                    successors.push(v);
+                if let Some(v) = model.next_state_reusing(&u, action, coverage, bufs.spare.pop()) {
+                    bufs.successors.push(v);
                 }
             }
+            let mut escaped = false;
+            let mut successors = std::mem::take(&mut bufs.successors);
             for v in successors.drain(..) {
+                if escaped {
+                    bufs.spare.push(v);
+                    continue;
+                }
                 let v_fp = fingerprint(&v);
                 if parents.contains_key(&v_fp) {
+                    if bufs.spare.len() < SPARE_STATES {
+                        bufs.spare.push(v);
+                    }
                     continue;
                 }
                 parents.insert(v_fp, u_fp);
                 if !self.waits(&v, agent) || self.memo.proceeds(v_fp, agent, internal_only) {
-                    self.mark(&parents, u_fp, agent, internal_only);
-                    return Search::Escape;
+                    self.mark(parents, u_fp, agent, internal_only);
+                    escaped = true;
+                    bufs.spare.push(v);
+                    continue;
                 }
                 if parents.len() > self.budget {
                     self.over_budget = true;
                     return Search::Aborted;
                 }
-                queue.push_back((v_fp, v));
+                bufs.queue.push_back((v_fp, v));
+            }
+            bufs.successors = successors;
+            if escaped {
+                bufs.spare.truncate(SPARE_STATES);
+                return Search::Escape;
             }
             if keep_closure {
                 closure.push(u);
+            } else if bufs.spare.len() < SPARE_STATES {
+                bufs.spare.push(u);
             }
         }
         Search::Exhausted(closure)

@@ -18,6 +18,8 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
+use crate::fingerprint::Fingerprint;
+
 /// An agent of the modelled system: something that can wait and make progress (a CPU, a task).
 ///
 /// The number is the model's own; [`Model::format_agent`] turns it into a name.
@@ -210,6 +212,13 @@ pub trait Model: Sync + Send {
     /// symmetry.
     fn representative(&self, state: &Self::State) -> Self::State {
         state.clone()
+    }
+
+    /// `fingerprint(&self.representative(state))`, the seen-set key with symmetry on. A model
+    /// may override it to avoid building a new representative per call; it must return exactly
+    /// that value.
+    fn representative_fingerprint(&self, state: &Self::State) -> Fingerprint {
+        crate::fingerprint::fingerprint(&self.representative(state))
     }
 
     /// The number of 64-bit words of a packed state, or 0 (the default) if the model does not

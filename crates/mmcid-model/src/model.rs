@@ -378,6 +378,14 @@ impl Model for MmCidModel {
         }
     }
 
+    fn representative_fingerprint(&self, state: &Kernel) -> mmcid_checker::Fingerprint {
+        if self.symmetry {
+            crate::symmetry::representative_fingerprint(state)
+        } else {
+            mmcid_checker::fingerprint(state)
+        }
+    }
+
     fn labels(&self) -> Vec<String> {
         LABELS.iter().map(|s| s.to_string()).collect()
     }

@@ -6,6 +6,10 @@
 //! permuted: `for_each_possible_cpu()` walks CPUs in number order and `__mm_get_cid()` takes the
 //! lowest free number, so renumbering them would merge states whose futures differ.
 
+use std::cell::RefCell;
+
+use mmcid_checker::fingerprint;
+
 use crate::affinity::{SetCpusAllowedPc, WorkFnPc};
 use crate::exit::{DoExitPc, ExecvePc, ExitPc, FixupCpusToTasksPc};
 use crate::fork::{CopyProcessPc, FixupTasksToCpusPc, ForkPc};
@@ -16,8 +20,46 @@ use crate::thread::{Frame, Holder, Thread};
 /// The representative of `k`'s class: live tasks sorted by their contents (list positions
 /// included), renumbered 0, 1, …; free slots last.
 pub fn representative(k: &Kernel) -> Kernel {
+    let mut order = Vec::new();
+    if canonical_order(k, &mut order) {
+        return k.clone();
+    }
+    let map = slot_map(k, &order);
+    let mut out = k.clone();
+    renumber_into(k, &order, &map, &mut out);
+    out
+}
+
+/// `fingerprint(&representative(k))`, without allocating: the order, the slot map and the
+/// renumbered state are built in per-thread buffers that are reused from call to call. The
+/// checker asks for this once per transition.
+pub fn representative_fingerprint(k: &Kernel) -> u64 {
+    thread_local! {
+        static SCRATCH: RefCell<(Vec<TaskId>, Vec<TaskId>, Option<Kernel>)> =
+            const { RefCell::new((Vec::new(), Vec::new(), None)) };
+    }
+    SCRATCH.with(|scratch| {
+        let (order, map, out) = &mut *scratch.borrow_mut();
+        if canonical_order(k, order) {
+            return fingerprint(k);
+        }
+        map.clear();
+        map.resize(k.tasks.len(), TaskId::MAX);
+        for (new, &old) in order.iter().enumerate() {
+            map[old as usize] = new as TaskId;
+        }
+        let out = out.get_or_insert_with(|| k.clone());
+        renumber_into(k, order, map, out);
+        fingerprint(out)
+    })
+}
+
+/// Fills `order` with the live tasks in the representative's order; true if that is already
+/// the numbering of `k` (live tasks in slots 0, 1, … in that order, free slots last).
+fn canonical_order(k: &Kernel, order: &mut Vec<TaskId>) -> bool {
     let pos = |list: &[TaskId], t: TaskId| list.iter().position(|&x| x == t).unwrap_or(usize::MAX);
-    let mut order: Vec<TaskId> = k.live_tasks().map(|(t, _)| t).collect();
+    order.clear();
+    order.extend(k.live_tasks().map(|(t, _)| t));
     // The order is the lexicographic one of (list positions, kworker, state, CPU, affinity,
     // CID, has_mm, the thread's printed stack, old number). The printed stack allocates, so it
     // is only made for tasks that tie on everything before it.
@@ -43,29 +85,41 @@ pub fn representative(k: &Kernel) -> Kernel {
             })
             .then(a.cmp(&b))
     });
-    let mut map = vec![TaskId::MAX; k.tasks.len()];
-    for (new, &old) in order.iter().enumerate() {
-        map[old as usize] = new as TaskId;
-    }
-    if order
+    order
         .iter()
         .enumerate()
         .all(|(new, &old)| new as TaskId == old)
         && k.tasks[order.len()..].iter().all(Option::is_none)
-    {
-        return k.clone();
-    }
-    renumber(k, &order, &map)
 }
 
-fn renumber(k: &Kernel, order: &[TaskId], map: &[TaskId]) -> Kernel {
-    let f = |t: TaskId| map[t as usize];
-    let mut out = k.clone();
-    out.tasks = vec![None; k.tasks.len()];
+/// Old slot → new slot, for the live tasks of `order` (`TaskId::MAX` for free slots).
+fn slot_map(k: &Kernel, order: &[TaskId]) -> Vec<TaskId> {
+    let mut map = vec![TaskId::MAX; k.tasks.len()];
     for (new, &old) in order.iter().enumerate() {
-        let mut task = k.task(old).clone();
-        map_thread(&mut task.thread, &f);
-        out.tasks[new] = Some(task);
+        map[old as usize] = new as TaskId;
+    }
+    map
+}
+
+/// Writes into `out` the state `k` with its live tasks moved to the slots `map` gives them (in
+/// `order`'s order) and every task number inside renumbered; reuses `out`'s buffers.
+fn renumber_into(k: &Kernel, order: &[TaskId], map: &[TaskId], out: &mut Kernel) {
+    let f = |t: TaskId| map[t as usize];
+    out.mm.clone_from(&k.mm);
+    out.rq.clone_from(&k.rq);
+    out.budget.clone_from(&k.budget);
+    out.faults.clone_from(&k.faults);
+    out.tasks.truncate(k.tasks.len());
+    out.tasks.resize(k.tasks.len(), None);
+    for (new, &old) in order.iter().enumerate() {
+        let slot = &mut out.tasks[new];
+        slot.clone_from(&k.tasks[old as usize]);
+        if let Some(task) = slot {
+            map_thread(&mut task.thread, &f);
+        }
+    }
+    for slot in &mut out.tasks[order.len()..] {
+        *slot = None;
     }
     for rq in &mut out.rq {
         rq.curr = rq.curr.map(f);
@@ -76,7 +130,6 @@ fn renumber(k: &Kernel, order: &[TaskId], map: &[TaskId]) -> Kernel {
     out.mm.mutex = out.mm.mutex.map(f);
     out.mm.user_list.iter_mut().for_each(|t| *t = f(*t));
     out.mm.thread_list.iter_mut().for_each(|t| *t = f(*t));
-    out
 }
 
 fn map_holder(h: Holder, f: &impl Fn(TaskId) -> TaskId) -> Holder {
@@ -180,6 +233,49 @@ mod tests {
     use crate::config::Scenario;
     use crate::model::MmCidModel;
 
+    /// The allocation-free key equals the fingerprint of the representative, on every state of
+    /// the first 14 levels of a configuration with forks, exits and a kworker (states where the
+    /// numbering is already canonical and states where it is not).
+    #[test]
+    fn representative_fingerprint_is_the_representatives_fingerprint() {
+        use mmcid_checker::{Coverage, Model};
+        let model = MmCidModel::new(Scenario {
+            threads: 4,
+            forks: 3,
+            exits: 2,
+            affinity: 1,
+            initial_allowed: 1,
+            ..Scenario::default()
+        })
+        .unwrap();
+        let mut level = model.init_states();
+        let mut seen = std::collections::HashSet::new();
+        let (mut renumbered, mut checked) = (0, 0);
+        let mut cov = Coverage::new();
+        for _ in 0..14 {
+            let mut next_level = Vec::new();
+            for state in &level {
+                let rep = representative(state);
+                assert_eq!(representative_fingerprint(state), fingerprint(&rep));
+                renumbered += usize::from(rep != *state);
+                checked += 1;
+                let mut actions = Vec::new();
+                model.actions(state, &mut actions);
+                for action in &actions {
+                    let next = model.next_state(state, action, &mut cov).unwrap();
+                    if seen.insert(next.clone()) {
+                        next_level.push(next);
+                    }
+                }
+            }
+            level = next_level;
+        }
+        assert!(
+            renumbered > 100 && checked > renumbered,
+            "{renumbered} of {checked}"
+        );
+    }
+
     #[test]
     fn representative_is_idempotent_and_renumbering_invariant() {
         let model = MmCidModel::new(Scenario {
@@ -194,7 +290,8 @@ mod tests {
         // Swap tasks 1 and 2 by hand: the representative must not change.
         let order = [0, 2, 1];
         let map = [0, 2, 1];
-        let swapped = renumber(&k, &order, &map);
+        let mut swapped = k.clone();
+        renumber_into(&k, &order, &map, &mut swapped);
         assert_ne!(swapped, k);
         assert_eq!(representative(&swapped), rep);
     }
