@@ -1049,7 +1049,8 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
     };
     let frontier = level.frontier;
     let mut table = level.table.read().expect("level table lock");
-    'blocks: loop {
+    let mut stopping = false;
+    loop {
         // Let a worker that needs to grow the table in.
         drop(table);
         table = level.table.read().expect("level table lock");
@@ -1058,19 +1059,22 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
         for pos in start..end + PIPELINE - 1 {
             // Stage one for `pos` (unless the block is done), then stage two for the state
             // `PIPELINE - 1` positions before.
-            if pos < end {
-                let current = &mut ring[pos % PIPELINE];
+            // On a stop, no new state starts stage one, but the states in the ring finish
+            // stage two, so that every transition counted has been looked up.
+            if pos < end && !stopping {
                 if ctx.aborted() {
-                    break 'blocks;
-                }
-                if pos.is_multiple_of(256) {
+                    stopping = true;
+                } else if pos.is_multiple_of(256) {
                     if let Some(max) = ctx.config.max_memory_bytes {
                         if used_bytes() >= max {
                             ctx.abort(StopReason::MaxMemory);
-                            break 'blocks;
+                            stopping = true;
                         }
                     }
                 }
+            }
+            if pos < end && !stopping {
+                let current = &mut ring[pos % PIPELINE];
                 current.pos = pos;
                 frontier.with(model, pos, |state| {
                     actions.clear();
@@ -1200,7 +1204,7 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
                 }
             }
         }
-        if start >= frontier.len() {
+        if stopping || start >= frontier.len() {
             break;
         }
     }

@@ -106,8 +106,9 @@
 //! - Progress searches run once per waiting agent per state. They are memoised, but a model
 //!   where many states wait and escapes are far away can make them dominate the run time;
 //!   [`CheckConfig::liveness`] turns them off (with `deadlock`).
-//! - Memory is an estimate (seen-set, frontier, candidate states, memo), not a measurement, and
-//!   the heap part of a state is estimated from the bytes its `Hash` feeds.
+//! - Memory is an estimate (seen-set, frontier, candidate states, memo, and what a packing
+//!   model reports with [`Model::side_bytes`]), not a measurement, and the heap part of an
+//!   unpacked state is estimated from the bytes its `Hash` feeds.
 #![warn(missing_docs)]
 
 mod bfs;

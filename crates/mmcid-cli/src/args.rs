@@ -104,9 +104,9 @@ pub struct CheckArgs {
     #[arg(long)]
     pub max_states: Option<u64>,
     /// Stop when the checker's memory estimate exceeds this many MiB (exit 3 with a partial
-    /// report; default: half the machine's memory, so that a run that outgrows the machine
-    /// stops with its result instead of being killed; the process's resident size runs up to
-    /// about 1.7 times the estimate).
+    /// report; default: half the memory of the machine or of its control group, so that a run
+    /// that outgrows the machine stops with its result instead of being killed; the process's
+    /// resident size runs up to about 1.7 times the estimate; 0: no limit).
     #[arg(long)]
     pub max_memory_mib: Option<u64>,
     /// Do not explore deeper than this many steps.

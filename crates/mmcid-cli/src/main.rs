@@ -121,10 +121,11 @@ fn run_check(args: CheckArgs) -> Result<u8, Box<dyn std::error::Error>> {
         symmetry: !args.no_symmetry,
         liveness: !args.no_liveness,
         max_states: args.max_states,
-        max_memory_bytes: args
-            .max_memory_mib
-            .map(|m| m * 1024 * 1024)
-            .or_else(default_memory_limit),
+        max_memory_bytes: match args.max_memory_mib {
+            Some(0) => None,
+            Some(m) => Some(m * 1024 * 1024),
+            None => default_memory_limit(),
+        },
         max_depth: args.max_depth,
         progress: Some(progress_printer()),
         keep_going: args.keep_going,
@@ -348,19 +349,36 @@ fn run_replay(args: ReplayArgs) -> Result<u8, Box<dyn std::error::Error>> {
     Ok(1)
 }
 
-/// Half the machine's memory (`MemTotal` of `/proc/meminfo`), or no limit where that file does
-/// not exist. Half, because the estimate counts the search's main structures only: the
-/// process's peak resident size was measured at up to 1.7 times it (allocator slack, the
-/// buffers of the step between two depths).
+/// Half the memory this process may use: the machine's (`MemTotal` of `/proc/meminfo`) or its
+/// control group's limit, whichever is smaller; no limit if neither can be read. Half, because
+/// the estimate counts the search's main structures only: the process's peak resident size was
+/// measured at up to 1.7 times it (allocator slack, the buffers of the step between two
+/// depths).
 fn default_memory_limit() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib: u64 = info
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024 / 2)
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let kib: u64 = info
+                .lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            Some(kib * 1024)
+        });
+    // cgroup v2, then v1; "max" or an absurdly large v1 value means no limit.
+    let group = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|f| std::fs::read_to_string(f).ok()?.trim().parse::<u64>().ok())
+    .filter(|&b| b < 1 << 60);
+    let limit = match (total, group) {
+        (Some(t), Some(g)) => t.min(g),
+        (t, g) => t.or(g)?,
+    };
+    Some(limit / 2)
 }

@@ -117,6 +117,21 @@ fn limits_end_with_exit_3() {
     let o = mmcid(&["check", "--max-states", "100"]);
     assert_eq!(code(&o), 3, "{}", stdout(&o));
     assert!(stdout(&o).contains("Stopped."));
+    let o = mmcid(&[
+        "check",
+        "--threads",
+        "4",
+        "--forks",
+        "3",
+        "--max-memory-mib",
+        "2",
+    ]);
+    assert_eq!(code(&o), 3, "{}", stdout(&o));
+    assert!(stdout(&o).contains("the memory limit was reached"));
+    // 0 turns the (default) memory limit off.
+    let o = mmcid(&["check", "--max-memory-mib", "0"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).contains("unique=47507"));
 }
 
 #[test]

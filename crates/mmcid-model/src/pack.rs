@@ -5,11 +5,13 @@
 //! [`Kernel`] is a tree of vectors (several hundred bytes and one heap block per task stack),
 //! but the parts of the states of one run repeat a lot: the same task in the same situation, the
 //! same runqueue, the same mm state appear in thousands of states. So each part (the mm's CID
-//! state, each runqueue, each task slot, the budget, the faults) is stored once in a table of
-//! its kind, and a packed state is the list of its parts' numbers: `(3 + CPUs + task slots) / 2`
-//! words, 48 bytes for 2 CPUs and 6 task slots. This is SPIN's "collapse compression".
+//! state, each runqueue, each task slot, and the budget with the faults) is stored once in a
+//! table of its kind, and a packed state is the list of its parts' 32-bit numbers, two to a
+//! word: `(2 + CPUs + task slots)` numbers rounded up to whole words, 40 bytes for 2 CPUs and 6
+//! task slots. This is SPIN's "collapse compression".
 //!
-//! The tables only grow while the model lives; their size is reported to the checker
+//! The tables only grow while the model lives (a model reused for several checks keeps the
+//! parts of the earlier ones); their size is reported to the checker
 //! ([`mmcid_checker::Model::side_bytes`]) so the memory limit counts them.
 //!
 //! Determinism: with several workers the numbers a part gets depend on which worker stores it
@@ -30,6 +32,19 @@ use crate::state::{Budget, Faults, Kernel, MmCid, Rq, Task};
 /// workers packing and unpacking at the same time rarely wait for each other.
 const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
+/// Values per shard: part numbers are `index << SHARD_BITS | shard` in 32 bits.
+const SHARD_VALUES: usize = 1 << (32 - SHARD_BITS);
+
+/// The shard of a fingerprint: bits 48–53. Not the top bits, which the index's hash map uses
+/// for its control bytes, nor the low ones, which pick its buckets.
+fn shard_of(fp: u64) -> usize {
+    ((fp >> 48) as usize) & (SHARDS - 1)
+}
+
+/// One shard's lock on a cache line of its own, so that workers using neighbouring shards do
+/// not slow each other down.
+#[repr(align(128))]
+struct Padded<T>(T);
 
 /// A key that is already a well-mixed fingerprint: used as its own hash.
 #[derive(Default)]
@@ -63,17 +78,18 @@ impl<T> Shard<T> {
     /// Bytes held: the vectors' and the index's capacities (not only their lengths: they grow
     /// by doubling), plus the values' own buffers.
     fn bytes(&self) -> u64 {
+        // The index's buckets: its capacity is seven eighths of them.
         let index_entry = std::mem::size_of::<(u64, u32)>() + 1;
         (self.values.capacity() * std::mem::size_of::<T>()
             + self.next.capacity() * 4
-            + self.first.capacity() * index_entry) as u64
+            + self.first.capacity() * 8 / 7 * index_entry) as u64
             + self.heap
     }
 }
 
 /// One table of parts: each distinct value once, numbered.
 struct Interner<T> {
-    shards: Box<[Mutex<Shard<T>>]>,
+    shards: Box<[Padded<Mutex<Shard<T>>>]>,
     bytes: AtomicU64,
 }
 
@@ -87,13 +103,13 @@ impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
         Interner {
             shards: (0..SHARDS)
                 .map(|_| {
-                    Mutex::new(Shard {
+                    Padded(Mutex::new(Shard {
                         first: HashMap::default(),
                         values: Vec::new(),
                         next: Vec::new(),
                         heap: 0,
                         counted: 0,
-                    })
+                    }))
                 })
                 .collect(),
             bytes: AtomicU64::new(0),
@@ -103,8 +119,8 @@ impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
     /// The number of `value`, storing it if it is new.
     fn id(&self, value: &T) -> u32 {
         let fp = fingerprint(value);
-        let s = (fp >> (64 - SHARD_BITS)) as usize;
-        let mut shard = self.shards[s].lock().expect("pack table lock");
+        let s = shard_of(fp);
+        let mut shard = self.shards[s].0.lock().expect("pack table lock");
         let head = shard.first.get(&fp).copied().unwrap_or(u32::MAX);
         let mut at = head;
         while at != u32::MAX {
@@ -113,15 +129,18 @@ impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
             }
             at = shard.next[at as usize];
         }
-        let index = shard.values.len() as u32;
-        assert!(
-            index < u32::MAX >> SHARD_BITS,
-            "pack table full: more than 2^26 distinct parts in one shard"
-        );
+        let index = shard.values.len();
+        if index + 1 >= SHARD_VALUES {
+            drop(shard);
+            panic!("pack table full: 2^26 distinct parts in one shard");
+        }
+        let index = index as u32;
         shard.values.push(value.clone());
         shard.next.push(head);
         shard.first.insert(fp, index);
-        shard.heap += value.heap_bytes() as u64;
+        // The stored clone's buffers (a clone's capacity is its length).
+        let heap = shard.values.last().map_or(0, HeapSize::heap_bytes);
+        shard.heap += heap as u64;
         let now = shard.bytes();
         self.bytes.fetch_add(now - shard.counted, Ordering::Relaxed);
         shard.counted = now;
@@ -131,6 +150,7 @@ impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
     /// A copy of the value numbered `id`.
     fn get(&self, id: u32) -> T {
         let shard = self.shards[(id as usize) & (SHARDS - 1)]
+            .0
             .lock()
             .expect("pack table lock");
         shard.values[(id >> SHARD_BITS) as usize].clone()
@@ -158,13 +178,7 @@ impl HeapSize for Option<Task> {
     }
 }
 
-impl HeapSize for Budget {
-    fn heap_bytes(&self) -> usize {
-        0
-    }
-}
-
-impl HeapSize for Faults {
+impl HeapSize for (Budget, Faults) {
     fn heap_bytes(&self) -> usize {
         0
     }
@@ -177,8 +191,9 @@ pub(crate) struct Packer {
     mm: Interner<MmCid>,
     rq: Interner<Rq>,
     tasks: Interner<Option<Task>>,
-    budget: Interner<Budget>,
-    faults: Interner<Faults>,
+    /// The budget and the faults together: both change rarely, and one number for the pair
+    /// means one lock per pack or unpack instead of two on the same few values.
+    rest: Interner<(Budget, Faults)>,
 }
 
 impl std::fmt::Debug for Packer {
@@ -203,14 +218,13 @@ impl Packer {
             mm: Interner::new(),
             rq: Interner::new(),
             tasks: Interner::new(),
-            budget: Interner::new(),
-            faults: Interner::new(),
+            rest: Interner::new(),
         }
     }
 
-    /// Parts per state: mm, runqueues, task slots, budget, faults.
+    /// Parts per state: mm, runqueues, task slots, budget with faults.
     fn parts(&self) -> usize {
-        3 + self.cpus + self.slots
+        2 + self.cpus + self.slots
     }
 
     /// Words per packed state (two part numbers per word).
@@ -223,17 +237,22 @@ impl Packer {
         self.mm.bytes.load(Ordering::Relaxed)
             + self.rq.bytes.load(Ordering::Relaxed)
             + self.tasks.bytes.load(Ordering::Relaxed)
-            + self.budget.bytes.load(Ordering::Relaxed)
-            + self.faults.bytes.load(Ordering::Relaxed)
+            + self.rest.bytes.load(Ordering::Relaxed)
     }
 
     pub(crate) fn pack(&self, k: &Kernel, words: &mut [u64]) {
-        debug_assert_eq!(k.rq.len(), self.cpus);
-        debug_assert_eq!(k.tasks.len(), self.slots);
+        assert!(
+            k.rq.len() == self.cpus && k.tasks.len() == self.slots,
+            "model bug: a state with {} runqueues and {} task slots; the scenario has {} and {}",
+            k.rq.len(),
+            k.tasks.len(),
+            self.cpus,
+            self.slots
+        );
         let ids = std::iter::once(self.mm.id(&k.mm))
             .chain(k.rq.iter().map(|rq| self.rq.id(rq)))
             .chain(k.tasks.iter().map(|t| self.tasks.id(t)))
-            .chain([self.budget.id(&k.budget), self.faults.id(&k.faults)]);
+            .chain([self.rest.id(&(k.budget.clone(), k.faults.clone()))]);
         words.fill(0);
         for (i, id) in ids.enumerate() {
             words[i / 2] |= u64::from(id) << (32 * (i % 2));
@@ -244,12 +263,13 @@ impl Packer {
         let id = |i: usize| (words[i / 2] >> (32 * (i % 2))) as u32;
         let n = self.cpus;
         let s = self.slots;
+        let (budget, faults) = self.rest.get(id(1 + n + s));
         Kernel {
             mm: Box::new(self.mm.get(id(0))),
             rq: (0..n).map(|c| self.rq.get(id(1 + c))).collect(),
             tasks: (0..s).map(|t| self.tasks.get(id(1 + n + t))).collect(),
-            budget: self.budget.get(id(1 + n + s)),
-            faults: self.faults.get(id(2 + n + s)),
+            budget,
+            faults,
         }
     }
 }
