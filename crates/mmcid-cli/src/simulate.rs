@@ -67,6 +67,10 @@ pub struct SimulateArgs {
     /// Do not check the invariants after every step (only the watchdog runs).
     #[arg(long)]
     pub no_properties: bool,
+    /// Weakly ordered memory before F4b: a CPU may read a stale value of the second mode word
+    /// (`transit`) until it catches up (spec §6.3), as for `mmcid check --relaxed`.
+    #[arg(long)]
+    pub relaxed: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -122,8 +126,12 @@ fn plan_scenario(
     workload: Workload,
     cpus: usize,
     threads: usize,
+    relaxed: bool,
 ) -> Result<Scenario, UsageError> {
-    let scenario = workload.scenario(kernel, cpus, threads);
+    let scenario = Scenario {
+        relaxed,
+        ..workload.scenario(kernel, cpus, threads)
+    };
     scenario.validate().map_err(|e| UsageError(e.0))?;
     Ok(scenario)
 }
@@ -157,7 +165,7 @@ impl SimulateArgs {
             return Err(UsageError("--steps and --runs must be at least 1".into()));
         }
         Ok(Plan {
-            scenario: plan_scenario(base.kernel, workload, self.cpus, threads)?,
+            scenario: plan_scenario(base.kernel, workload, self.cpus, threads, self.relaxed)?,
             workload,
             scheduler: parse_scheduler(&self.scheduler, self.pct_period)?,
             watchdog: self.watchdog.unwrap_or(default_watchdog(self.cpus)),
@@ -188,9 +196,10 @@ impl Plan {
             Scheduler::Pct { period } => format!("pct (period {period})"),
         };
         format!(
-            "kernel {} [{}], {} CPUs ({} allowed at start), {} threads max, workload {}, scheduler {}, watchdog {} steps{}",
+            "kernel {} [{}]{}, {} CPUs ({} allowed at start), {} threads max, workload {}, scheduler {}, watchdog {} steps{}",
             s.kernel.stage.name(),
             fixes.join(" "),
+            if s.relaxed { ", relaxed reads" } else { "" },
             s.cpus,
             s.initial_allowed,
             s.threads,
@@ -635,6 +644,9 @@ fn reproduce_flags(args: &SimulateArgs, plan: &Plan) -> String {
     if let Scheduler::Pct { period } = plan.scheduler {
         f.push_str(&format!(" --pct-period {period}"));
     }
+    if plan.scenario.relaxed {
+        f.push_str(" --relaxed");
+    }
     f.push_str(&format!(" --watchdog {}", plan.watchdog));
     if !plan.check_properties {
         f.push_str(" --no-properties");
@@ -684,8 +696,19 @@ fn load_plan(v: &Value) -> Result<(Plan, u64, u64), String> {
         .map_err(|e| e.0)?;
     let cpus = get_u64(v, "cpus")? as usize;
     let threads = get_u64(v, "threads")? as usize;
-    let scenario = plan_scenario(KernelVersion { stage, fixes }, workload, cpus, threads)
-        .map_err(|e| format!("impossible scenario: {e}"))?;
+    // Optional (files written before `--relaxed` existed have no such field).
+    let relaxed = match get(v, "scenario")?.get("relaxed") {
+        None => false,
+        Some(b) => b.as_bool().ok_or("'relaxed' is not a boolean")?,
+    };
+    let scenario = plan_scenario(
+        KernelVersion { stage, fixes },
+        workload,
+        cpus,
+        threads,
+        relaxed,
+    )
+    .map_err(|e| format!("impossible scenario: {e}"))?;
     if get(v, "scenario")? != &scenario_json(&scenario) {
         return Err("the recorded scenario differs from the one this mmcid builds for the workload; the trace was made by another version".into());
     }

@@ -66,6 +66,49 @@ fn b0_stall_is_reported_written_and_replayed() {
     );
 }
 
+/// `--relaxed` is recorded in the trace file and in the reproduce line, and replay re-runs with
+/// it (seed 2 of the relaxed-reads search in crates/mmcid-model/tests/simulate.rs).
+#[test]
+fn relaxed_stall_is_written_and_replayed() {
+    let file = tmp("relaxed.json");
+    let args = [
+        "simulate",
+        "--kernel",
+        "B1",
+        "--with",
+        "F4a",
+        "--with",
+        "F6a",
+        "--relaxed",
+        "--workload",
+        "fork-exit-churn",
+        "--no-properties",
+        "--seed",
+        "2",
+        "--steps",
+        "300000",
+        "--trace-out",
+        file.to_str().unwrap(),
+    ];
+    let o = mmcid(&args);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("kernel B1 [F1 F3 F4a F6a], relaxed reads,"),
+        "{out}"
+    );
+    assert!(out.contains("stuck after step 100584"), "{out}");
+    assert!(out.contains(" --relaxed --watchdog "), "{out}");
+    let o = mmcid(&["replay", file.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o)
+            .starts_with("replayed simulation seed 2 for 100584 steps: stall (frozen) recurs"),
+        "{}",
+        stdout(&o)
+    );
+}
+
 #[test]
 fn latest_runs_clean_with_json_metrics() {
     let o = mmcid(&[

@@ -496,3 +496,78 @@ fn seed_000_stall_search_slow() {
         }
     }
 }
+
+// Relaxed reads (spec §6.3, F4b's bug) at 8 CPUs, recorded on 2026-11-21: `mmcid simulate
+// --kernel B1 --with F4a --with F6a --relaxed --workload fork-exit-churn --no-properties --seed
+// 1 --runs 10 --steps 300000` (uniform scheduler; F4a and F6a added so that neither seed 001's
+// nor seed 000's bug can be what stalls): seeds 2, 7 and 8 stall (after 100 584, 72 294 and
+// 82 543 steps). Without `--relaxed`, and with `--with F4b` added, the ten seeds run the whole
+// budget.
+
+fn relaxed_model(kernel: KernelVersion, relaxed: bool) -> MmCidModel {
+    let w = Workload::ForkExitChurn;
+    MmCidModel::new(mmcid_model::Scenario {
+        relaxed,
+        ..w.scenario(kernel, CPUS, w.default_threads(CPUS))
+    })
+    .unwrap()
+}
+
+#[test]
+fn stale_transit_read_stalls_8_cpus_before_f4b() {
+    let k = with(with(KernelVersion::new(Stage::B1), Fix::F4a), Fix::F6a);
+    let m = relaxed_model(k, true);
+    let (report, _) = run(
+        &m,
+        Workload::ForkExitChurn,
+        &config(2, 300_000, false),
+        None,
+    );
+    assert_eq!(report.steps, 100_584, "{REPIN}");
+    assert!(
+        matches!(
+            report.outcome,
+            SimOutcome::Found(SimFinding::Stall { frozen: true, .. })
+        ),
+        "{:?}",
+        report.outcome
+    );
+    // §6.3's picture: a CPU scheduling a task in per-task mode (it read the new `percpu` word
+    // and a stale `transit`) spins for a CID with its rq lock held, and the exiting task's
+    // CPU-to-task walk spins on that lock.
+    let k = &report.final_state;
+    let spinning: Vec<usize> = (0..CPUS)
+        .filter(|&c| matches!(k.rq[c].thread.top(), Some(Frame::MmGetCid(GetCidPc::Retry))))
+        .collect();
+    assert_eq!(spinning.len(), 1);
+    let c = spinning[0];
+    assert!(k.rq[c]
+        .thread
+        .stack
+        .iter()
+        .any(|f| matches!(f, Frame::MmCidFromTask(_))));
+    assert!(k.live_tasks().any(|(_, t)| {
+        t.thread.spin == Some(mmcid_model::thread::Lock::Rq(c as u16))
+            && t.thread
+                .stack
+                .iter()
+                .any(|f| matches!(f, Frame::FixupCpusToTasks(_)))
+    }));
+    // Sequentially consistent reads, or F4b's single mode word: the same seed runs on.
+    for m in [
+        relaxed_model(k_of(&m), false),
+        relaxed_model(with(k_of(&m), Fix::F4b), true),
+    ] {
+        let (r, _) = run(
+            &m,
+            Workload::ForkExitChurn,
+            &config(2, 300_000, false),
+            None,
+        );
+        assert_eq!(r.outcome, SimOutcome::Completed);
+    }
+}
+
+fn k_of(m: &MmCidModel) -> KernelVersion {
+    m.scenario().kernel
+}
