@@ -435,6 +435,29 @@ impl<S> States<S> {
         }
     }
 
+    /// Calls `f` with state number `i`; a packed state is unpacked into `scratch` (kept for
+    /// the next call, so that its heap memory is reused).
+    #[inline]
+    fn with_scratch<M: Model<State = S>, R>(
+        &self,
+        model: &M,
+        i: usize,
+        scratch: &mut Option<S>,
+        f: impl FnOnce(&S) -> R,
+    ) -> R {
+        match self {
+            States::Raw(v) => f(&v[i]),
+            States::Packed { words, data } => {
+                let w = &data[i * words..(i + 1) * words];
+                match scratch {
+                    Some(s) => model.unpack_into(w, s),
+                    None => *scratch = Some(model.unpack(w)),
+                }
+                f(scratch.as_ref().expect("unpacked above"))
+            }
+        }
+    }
+
     /// State number `i`, owned (unpacked, or cloned).
     fn get<M: Model<State = S>>(&self, model: &M, i: usize) -> S
     where
@@ -772,24 +795,33 @@ fn replay_frontier<M: Model>(
     let per = entries.len().div_ceil(chunks).max(1);
     let build = |part: &[[u64; 2]], out: &mut [u64]| {
         let mut actions = Vec::new();
-        // Entries are sorted by parent: unpack each parent once, for all its winners.
-        let mut parent: Option<(usize, M::State)> = None;
+        // Entries are sorted by parent: unpack each parent once, for all its winners. The
+        // parent and the successor are built in the same memory each time.
+        let mut parent: Option<M::State> = None;
+        let mut parent_pos = usize::MAX;
+        let mut spare: Option<M::State> = None;
         let mut scratch = Coverage::new();
         for (e, out) in part.iter().zip(out.chunks_exact_mut(words)) {
             let (pos, action) = split_order(e[1]);
-            if parent.as_ref().is_none_or(|p| p.0 != pos) {
-                let s = frontier.get(model, pos);
+            if parent_pos != pos {
+                match (&frontier, &mut parent) {
+                    (States::Packed { words, data }, Some(s)) => {
+                        model.unpack_into(&data[pos * words..(pos + 1) * words], s);
+                    }
+                    (_, parent) => *parent = Some(frontier.get(model, pos)),
+                }
+                parent_pos = pos;
                 actions.clear();
-                model.actions(&s, &mut actions);
-                parent = Some((pos, s));
+                model.actions(parent.as_ref().expect("unpacked above"), &mut actions);
             }
-            let s = &parent.as_ref().expect("unpacked above").1;
-            let next = model.next_state(s, &actions[action], &mut scratch);
+            let s = parent.as_ref().expect("unpacked above");
+            let next = model.next_state_reusing(s, &actions[action], &mut scratch, spare.take());
             let next = next.expect(
                 "the model is not deterministic (see the determinism contract on `Model`): an \
                  action that led somewhere no longer does",
             );
             model.pack(&next, out);
+            spare = Some(next);
         }
     };
     std::thread::scope(|scope| {
@@ -1036,6 +1068,8 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
     // (fingerprint, action index, index in `nexts`) of successors not seen before this depth.
     let mut fresh: Vec<(Fingerprint, usize, usize)> = Vec::new();
     let mut spare: Vec<M::State> = Vec::new();
+    // The state being explored, when the frontier is packed.
+    let mut unpacked: Option<M::State> = None;
     let mut unflushed = 0u64;
     let mut unflushed_new = 0u64;
     // Table slots this worker has reserved and not used yet.
@@ -1076,7 +1110,7 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
             if pos < end && !stopping {
                 let current = &mut ring[pos % PIPELINE];
                 current.pos = pos;
-                frontier.with(model, pos, |state| {
+                frontier.with_scratch(model, pos, &mut unpacked, |state| {
                     actions.clear();
                     model.actions(state, &mut actions);
                     let mut successors = 0u64;

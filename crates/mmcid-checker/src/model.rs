@@ -239,6 +239,13 @@ pub trait Model: Sync + Send {
         unreachable!("`unpack` is only called when `packed_words` is not 0")
     }
 
+    /// [`Model::unpack`] into `state`, an unpacked state the checker no longer needs, so that
+    /// a model whose states own heap memory can reuse it. The result must equal `unpack`'s.
+    /// The default replaces `state` with `unpack`'s result.
+    fn unpack_into(&self, words: &[u64], state: &mut Self::State) {
+        *state = self.unpack(words);
+    }
+
     /// Bytes the model holds for its packed states besides the packed words (for example
     /// tables of parts that packed states refer to). The memory limit counts them.
     fn side_bytes(&self) -> u64 {

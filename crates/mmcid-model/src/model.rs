@@ -320,6 +320,13 @@ impl Model for MmCidModel {
             .unpack(words)
     }
 
+    fn unpack_into(&self, words: &[u64], state: &mut Kernel) {
+        self.packer
+            .as_ref()
+            .expect("unpack is only called when packing is on")
+            .unpack_into(words, state);
+    }
+
     fn side_bytes(&self) -> u64 {
         self.packer.as_ref().map_or(0, |p| p.bytes())
     }
@@ -464,7 +471,8 @@ mod tests {
 
     /// A packed state unpacks to an equal state, and two states pack to the same words exactly
     /// when they are equal: checked on all states of the first 12 levels of a configuration
-    /// with affinity changes (a kworker slot) and a free task slot.
+    /// with affinity changes (a kworker slot) and a free task slot. Unpacking into the memory
+    /// of another state gives the same state.
     #[test]
     fn packing_round_trips() {
         let model = MmCidModel::new(Scenario {
@@ -483,12 +491,18 @@ mod tests {
         let mut level = model.init_states();
         let mut packed = std::collections::HashMap::new();
         let mut cov = Coverage::new();
+        // Unpacked into the memory of the state unpacked before (a different one, mostly).
+        let mut reused = model.init_states().pop().unwrap();
+        let mut differed = 0;
         for _ in 0..12 {
             let mut next_level = Vec::new();
             for state in &level {
                 let mut w = vec![0; words];
                 model.pack(state, &mut w);
                 assert_eq!(&model.unpack(&w), state);
+                differed += usize::from(reused != *state);
+                model.unpack_into(&w, &mut reused);
+                assert_eq!(&reused, state);
                 let mut actions = Vec::new();
                 model.actions(state, &mut actions);
                 for action in &actions {
@@ -507,6 +521,10 @@ mod tests {
             level = next_level;
         }
         assert!(packed.len() > 1000, "only {} states", packed.len());
+        assert!(
+            differed > 500,
+            "unpack_into overwrote a different state {differed} times"
+        );
         assert!(model.side_bytes() > 0);
     }
 }

@@ -155,6 +155,15 @@ impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
             .expect("pack table lock");
         shard.values[(id >> SHARD_BITS) as usize].clone()
     }
+
+    /// Value number `id`, written into `out` (reusing its heap memory).
+    fn get_into(&self, id: u32, out: &mut T) {
+        let shard = self.shards[(id as usize) & (SHARDS - 1)]
+            .0
+            .lock()
+            .expect("pack table lock");
+        out.clone_from(&shard.values[(id >> SHARD_BITS) as usize]);
+    }
 }
 
 impl HeapSize for MmCid {
@@ -257,6 +266,27 @@ impl Packer {
         for (i, id) in ids.enumerate() {
             words[i / 2] |= u64::from(id) << (32 * (i % 2));
         }
+    }
+
+    /// [`Packer::unpack`] into `k`, reusing its vectors.
+    pub(crate) fn unpack_into(&self, words: &[u64], k: &mut Kernel) {
+        let id = |i: usize| (words[i / 2] >> (32 * (i % 2))) as u32;
+        let n = self.cpus;
+        let s = self.slots;
+        if k.rq.len() != n || k.tasks.len() != s {
+            *k = self.unpack(words);
+            return;
+        }
+        self.mm.get_into(id(0), &mut k.mm);
+        for (c, rq) in k.rq.iter_mut().enumerate() {
+            self.rq.get_into(id(1 + c), rq);
+        }
+        for (t, task) in k.tasks.iter_mut().enumerate() {
+            self.tasks.get_into(id(1 + n + t), task);
+        }
+        let (budget, faults) = self.rest.get(id(1 + n + s));
+        k.budget = budget;
+        k.faults = faults;
     }
 
     pub(crate) fn unpack(&self, words: &[u64]) -> Kernel {

@@ -32,6 +32,13 @@ fn mmcid_scenario(name: &str) -> Option<Scenario> {
             forks: 3,
             ..base
         },
+        // 2 CPUs, up to 5 threads (1 at start), 4 forks, 1 exit: 15 499 939 states, tens of
+        // seconds per run.
+        "xl" => Scenario {
+            threads: 5,
+            forks: 4,
+            ..base
+        },
         _ => return None,
     })
 }
