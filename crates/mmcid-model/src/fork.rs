@@ -137,7 +137,7 @@ impl Kernel {
         let slot = self
             .tasks
             .iter()
-            .position(Option::is_none)
+            .position(|t| t.is_none())
             .expect("model bug: fork offered without a free task slot");
         child.process = if new_process {
             1 + self
@@ -149,7 +149,7 @@ impl Kernel {
         } else {
             p.process
         };
-        self.tasks[slot] = Some(child);
+        *self.tasks[slot] = Some(child);
         slot as TaskId
     }
 
@@ -196,7 +196,7 @@ impl Exec<'_> {
             }
             BadForkFree { child } => {
                 self.hit(Label::BadForkCleanup);
-                self.k.tasks[child as usize] = None;
+                *self.k.tasks[child as usize] = None;
                 Flow::Return(VOID)
             }
         }

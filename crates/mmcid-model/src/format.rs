@@ -200,8 +200,8 @@ pub fn diff(a: &Kernel, b: &Kernel) -> Vec<String> {
     let n = a.tasks.len().max(b.tasks.len());
     for t in 0..n {
         let (x, y) = (
-            a.tasks.get(t).and_then(Option::as_ref),
-            b.tasks.get(t).and_then(Option::as_ref),
+            a.tasks.get(t).and_then(|t| t.as_ref()),
+            b.tasks.get(t).and_then(|t| t.as_ref()),
         );
         match (x, y) {
             (None, None) => {}

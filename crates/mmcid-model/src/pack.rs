@@ -26,7 +26,7 @@ use std::sync::Mutex;
 
 use mmcid_checker::fingerprint;
 
-use crate::state::{Budget, Faults, Kernel, MmCid, Rq, Task};
+use crate::state::{Budget, Faults, Kernel, MmCid, Part, Rq, Task};
 
 /// Tables are split in this many independently locked shards (by fingerprint), so that
 /// workers packing and unpacking at the same time rarely wait for each other.
@@ -187,6 +187,12 @@ impl HeapSize for Option<Task> {
     }
 }
 
+impl<T: HeapSize> HeapSize for Part<T> {
+    fn heap_bytes(&self) -> usize {
+        (**self).heap_bytes()
+    }
+}
+
 impl HeapSize for (Budget, Faults) {
     fn heap_bytes(&self) -> usize {
         0
@@ -197,9 +203,9 @@ impl HeapSize for (Budget, Faults) {
 pub(crate) struct Packer {
     cpus: usize,
     slots: usize,
-    mm: Interner<MmCid>,
-    rq: Interner<Rq>,
-    tasks: Interner<Option<Task>>,
+    mm: Interner<Part<MmCid>>,
+    rq: Interner<Part<Rq>>,
+    tasks: Interner<Part<Option<Task>>>,
     /// The budget and the faults together: both change rarely, and one number for the pair
     /// means one lock per pack or unpack instead of two on the same few values.
     rest: Interner<(Budget, Faults)>,

@@ -2,6 +2,9 @@
 //! subset: `struct sched_mm_cid`, state, CPU, affinity) and the runqueues (`struct rq` subset),
 //! as of v7.1 (B5). Each field says which kernel field it models and what protects it.
 
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::cid::Mask256;
 use crate::thread::{Holder, Thread};
 
@@ -9,6 +12,100 @@ use crate::thread::{Holder, Thread};
 pub type CpuId = u16;
 /// A task slot number. The model reuses the slots of exited tasks.
 pub type TaskId = u16;
+
+/// A part of a state (the mm, a runqueue, a task slot) with its fingerprint remembered.
+///
+/// A successor is built as a copy of its parent with a step applied, and a step writes one to
+/// three parts; the fingerprint of a state is made of its parts' fingerprints (see `Hash`
+/// below), so only the parts written since the copy are hashed again. Every write goes
+/// through [`std::ops::DerefMut`], which forgets the remembered fingerprint: the value is
+/// private, so no write can keep a stale one. Reads go through [`std::ops::Deref`], so code
+/// uses a part as the value it holds. Equality and `Debug` are the value's.
+pub struct Part<T> {
+    value: T,
+    // The value's fingerprint, or 0 if not computed since the last write (a fingerprint that
+    // is 0 is merely computed again each time). Atomic so that states stay `Sync`; threads
+    // that race to fill it store the same number.
+    fp: AtomicU64,
+}
+
+impl<T> Part<T> {
+    /// `value`, its fingerprint not yet computed.
+    pub fn new(value: T) -> Self {
+        Part {
+            value,
+            fp: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<T: Hash> Part<T> {
+    /// The value's fingerprint (`mmcid_checker::fingerprint` of it), remembered until the next
+    /// write.
+    #[inline]
+    pub fn fingerprint(&self) -> u64 {
+        let fp = self.fp.load(Ordering::Relaxed);
+        if fp != 0 {
+            return fp;
+        }
+        let fp = mmcid_checker::fingerprint(&self.value);
+        self.fp.store(fp, Ordering::Relaxed);
+        fp
+    }
+}
+
+impl<T> std::ops::Deref for Part<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> std::ops::DerefMut for Part<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        *self.fp.get_mut() = 0;
+        &mut self.value
+    }
+}
+
+impl<T: Clone> Clone for Part<T> {
+    fn clone(&self) -> Self {
+        Part {
+            value: self.value.clone(),
+            fp: AtomicU64::new(self.fp.load(Ordering::Relaxed)),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.value.clone_from(&source.value);
+        *self.fp.get_mut() = source.fp.load(Ordering::Relaxed);
+    }
+}
+
+impl<T: PartialEq> PartialEq for Part<T> {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl<T: Eq> Eq for Part<T> {}
+
+// A part hashes as its fingerprint: equal values, equal fingerprints.
+impl<T: Hash> Hash for Part<T> {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.fingerprint());
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Part<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
+}
 
 /// The modelled system: one mm, its threads, the CPUs.
 // `Clone` is written out (here and for the parts with heap memory) for `clone_from`, which
@@ -18,11 +115,11 @@ pub struct Kernel {
     /// The mm's CID state (`mm->mm_cid`).
     // Boxed to keep `Kernel` small: the checker moves states around by value, and a move of the
     // boxed form copies about a third of the bytes.
-    pub mm: Box<MmCid>,
+    pub mm: Box<Part<MmCid>>,
     /// Per-CPU runqueues, index = CPU number.
-    pub rq: Vec<Rq>,
+    pub rq: Vec<Part<Rq>>,
     /// Task slots; `None` is a free slot.
-    pub tasks: Vec<Option<Task>>,
+    pub tasks: Vec<Part<Option<Task>>>,
     /// Events the environment may still cause.
     pub budget: Budget,
     /// What went wrong so far (kernel WARNs, out-of-range bit operations).

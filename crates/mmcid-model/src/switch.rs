@@ -120,7 +120,7 @@ impl Exec<'_> {
                     self.mm_cid_schedout(p);
                     if self.k.task(p).state == TaskState::Dead {
                         // finish_task_switch() → put_task_struct(): the exited task is gone.
-                        self.k.tasks[p as usize] = None;
+                        *self.k.tasks[p as usize] = None;
                     }
                 }
                 match next {

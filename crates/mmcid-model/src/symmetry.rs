@@ -13,7 +13,7 @@ use mmcid_checker::fingerprint;
 use crate::affinity::{SetCpusAllowedPc, WorkFnPc};
 use crate::exit::{DoExitPc, ExecvePc, ExitPc, FixupCpusToTasksPc};
 use crate::fork::{CopyProcessPc, FixupTasksToCpusPc, ForkPc};
-use crate::state::{Kernel, TaskId};
+use crate::state::{Kernel, Part, TaskId};
 use crate::switch::{ContextSwitchPc, ConvergePc, FromCpuPc, FromTaskPc, GetCidPc};
 use crate::thread::{Frame, Holder, Thread};
 
@@ -89,7 +89,7 @@ fn canonical_order(k: &Kernel, order: &mut Vec<TaskId>) -> bool {
         .iter()
         .enumerate()
         .all(|(new, &old)| new as TaskId == old)
-        && k.tasks[order.len()..].iter().all(Option::is_none)
+        && k.tasks[order.len()..].iter().all(|t| t.is_none())
 }
 
 /// Old slot → new slot, for the live tasks of `order` (`TaskId::MAX` for free slots).
@@ -110,16 +110,16 @@ fn renumber_into(k: &Kernel, order: &[TaskId], map: &[TaskId], out: &mut Kernel)
     out.budget.clone_from(&k.budget);
     out.faults.clone_from(&k.faults);
     out.tasks.truncate(k.tasks.len());
-    out.tasks.resize(k.tasks.len(), None);
+    out.tasks.resize(k.tasks.len(), Part::new(None));
     for (new, &old) in order.iter().enumerate() {
         let slot = &mut out.tasks[new];
         slot.clone_from(&k.tasks[old as usize]);
-        if let Some(task) = slot {
+        if let Some(task) = &mut **slot {
             map_thread(&mut task.thread, &f);
         }
     }
     for slot in &mut out.tasks[order.len()..] {
-        *slot = None;
+        **slot = None;
     }
     for rq in &mut out.rq {
         rq.curr = rq.curr.map(f);

@@ -282,7 +282,7 @@ impl SimHooks<MmCidModel> for Window {
         let flipped = !cid_on_cpu(last.mm.mode) && cid_on_cpu(next.mm.mode);
         self.born.resize(next.tasks.len(), None);
         for (i, slot) in next.tasks.iter().enumerate() {
-            let Some(t) = slot else {
+            let Some(t) = &**slot else {
                 self.born[i] = None;
                 continue;
             };
