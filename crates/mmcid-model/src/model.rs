@@ -443,9 +443,10 @@ mod tests {
         }
     }
 
-    /// No remembered part fingerprint is stale: every successor (built in a spare state, as
-    /// the checker does), its symmetry representative and its packed round trip fingerprint
-    /// the same as a copy that computes every part afresh, on all states of 16 levels of a
+    /// No remembered part fingerprint or pack table number is stale: every successor (built in
+    /// a spare state, as the checker does), its symmetry representative and its packed round
+    /// trip fingerprint the same as a copy that computes every part afresh, and the successor
+    /// packs to the same words as that copy, on all states of 16 levels of a
     /// configuration with forks, exits, affinity changes and the kworker.
     #[test]
     fn remembered_part_fingerprints_are_never_stale() {
@@ -482,6 +483,11 @@ mod tests {
                     model.pack(&next, &mut w);
                     let back = model.unpack(&w);
                     assert_eq!(fingerprint(&back), fingerprint(&fresh(&next)));
+                    // Packing with remembered table numbers gives the words a lookup of every
+                    // part gives.
+                    let mut looked_up = vec![0; words];
+                    model.pack(&fresh(&next), &mut looked_up);
+                    assert_eq!(w, looked_up);
                     checked += 1;
                     if seen.insert(fresh(&next)) {
                         next_level.push(next.clone());

@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use mmcid_checker::fingerprint;
@@ -91,6 +91,9 @@ impl<T> Shard<T> {
 struct Interner<T> {
     shards: Box<[Padded<Mutex<Shard<T>>>]>,
     bytes: AtomicU64,
+    // This table's tag, unique among the tables of the process (never 0): a part remembers
+    // its number together with the tag, so a number from another table is never taken.
+    tag: u32,
 }
 
 /// How many bytes a part takes outside its inline size (its vectors' buffers).
@@ -98,7 +101,31 @@ trait HeapSize {
     fn heap_bytes(&self) -> usize;
 }
 
-impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
+/// A part that can remember its number in a table (see [`Part`]); others never do.
+trait Numbered {
+    fn number(&self, _tag: u32) -> Option<u32> {
+        None
+    }
+    fn set_number(&self, _tag: u32, _id: u32) {}
+}
+
+impl<T> Numbered for Part<T> {
+    #[inline]
+    fn number(&self, tag: u32) -> Option<u32> {
+        self.packed_id(tag)
+    }
+    #[inline]
+    fn set_number(&self, tag: u32, id: u32) {
+        self.set_packed_id(tag, id);
+    }
+}
+
+impl Numbered for (Budget, Faults) {}
+
+/// The next table's tag. Tags only tell tables apart; no result depends on their values.
+static NEXT_TAG: AtomicU32 = AtomicU32::new(1);
+
+impl<T: Hash + Eq + Clone + HeapSize + Numbered> Interner<T> {
     fn new() -> Self {
         Interner {
             shards: (0..SHARDS)
@@ -113,11 +140,22 @@ impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
                 })
                 .collect(),
             bytes: AtomicU64::new(0),
+            tag: NEXT_TAG.fetch_add(1, Ordering::Relaxed).max(1),
         }
     }
 
-    /// The number of `value`, storing it if it is new.
+    /// The number of `value`, storing it if it is new. A part that remembers its number in
+    /// this table (unchanged since it was unpacked or packed) needs no lookup.
     fn id(&self, value: &T) -> u32 {
+        if let Some(id) = value.number(self.tag) {
+            return id;
+        }
+        let id = self.lookup(value);
+        value.set_number(self.tag, id);
+        id
+    }
+
+    fn lookup(&self, value: &T) -> u32 {
         let fp = fingerprint(value);
         let s = shard_of(fp);
         let mut shard = self.shards[s].0.lock().expect("pack table lock");
@@ -136,6 +174,13 @@ impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
         }
         let index = index as u32;
         shard.values.push(value.clone());
+        // The stored copy remembers its number, and so do the copies unpacked from it.
+        let id = (index << SHARD_BITS) | s as u32;
+        shard
+            .values
+            .last()
+            .expect("just pushed")
+            .set_number(self.tag, id);
         shard.next.push(head);
         shard.first.insert(fp, index);
         // The stored clone's buffers (a clone's capacity is its length).

@@ -27,6 +27,9 @@ pub struct Part<T> {
     // is 0 is merely computed again each time). Atomic so that states stay `Sync`; threads
     // that race to fill it store the same number.
     fp: AtomicU64,
+    // The value's number in a pack table (`pack.rs`), with that table's tag in the upper half,
+    // or 0 if not known since the last write. Same rules as `fp`.
+    packed: AtomicU64,
 }
 
 impl<T> Part<T> {
@@ -35,7 +38,22 @@ impl<T> Part<T> {
         Part {
             value,
             fp: AtomicU64::new(0),
+            packed: AtomicU64::new(0),
         }
+    }
+
+    /// The value's number in the pack table tagged `tag`, if known since the last write.
+    #[inline]
+    pub(crate) fn packed_id(&self, tag: u32) -> Option<u32> {
+        let packed = self.packed.load(Ordering::Relaxed);
+        ((packed >> 32) as u32 == tag).then_some(packed as u32)
+    }
+
+    /// Remembers the value's number `id` in the pack table tagged `tag` (not 0).
+    #[inline]
+    pub(crate) fn set_packed_id(&self, tag: u32, id: u32) {
+        self.packed
+            .store((u64::from(tag) << 32) | u64::from(id), Ordering::Relaxed);
     }
 }
 
@@ -66,6 +84,7 @@ impl<T> std::ops::DerefMut for Part<T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
         *self.fp.get_mut() = 0;
+        *self.packed.get_mut() = 0;
         &mut self.value
     }
 }
@@ -75,12 +94,14 @@ impl<T: Clone> Clone for Part<T> {
         Part {
             value: self.value.clone(),
             fp: AtomicU64::new(self.fp.load(Ordering::Relaxed)),
+            packed: AtomicU64::new(self.packed.load(Ordering::Relaxed)),
         }
     }
 
     fn clone_from(&mut self, source: &Self) {
         self.value.clone_from(&source.value);
         *self.fp.get_mut() = source.fp.load(Ordering::Relaxed);
+        *self.packed.get_mut() = source.packed.load(Ordering::Relaxed);
     }
 }
 
