@@ -201,8 +201,12 @@ impl<T: Hash + Eq + Clone + HeapSize + Numbered> Interner<T> {
         shard.values[(id >> SHARD_BITS) as usize].clone()
     }
 
-    /// Value number `id`, written into `out` (reusing its heap memory).
+    /// Value number `id`, written into `out` (reusing its heap memory); nothing to do if `out`
+    /// already is that value.
     fn get_into(&self, id: u32, out: &mut T) {
+        if out.number(self.tag) == Some(id) {
+            return;
+        }
         let shard = self.shards[(id as usize) & (SHARDS - 1)]
             .0
             .lock()
