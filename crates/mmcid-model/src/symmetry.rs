@@ -111,25 +111,52 @@ fn renumber_into(k: &Kernel, order: &[TaskId], map: &[TaskId], out: &mut Kernel)
     out.faults.clone_from(&k.faults);
     out.tasks.truncate(k.tasks.len());
     out.tasks.resize(k.tasks.len(), Part::new(None));
+    // Parts are written (through `DerefMut`, which forgets their remembered fingerprint) only
+    // where renumbering changes them, so the unchanged ones keep it.
     for (new, &old) in order.iter().enumerate() {
         let slot = &mut out.tasks[new];
         slot.clone_from(&k.tasks[old as usize]);
-        if let Some(task) = &mut **slot {
-            map_thread(&mut task.thread, &f);
+        if slot.as_ref().is_some_and(|t| thread_changes(&t.thread, &f)) {
+            if let Some(task) = &mut **slot {
+                map_thread(&mut task.thread, &f);
+            }
         }
     }
     for slot in &mut out.tasks[order.len()..] {
-        **slot = None;
+        if slot.is_some() {
+            **slot = None;
+        }
     }
     for rq in &mut out.rq {
-        rq.curr = rq.curr.map(f);
-        rq.lock = rq.lock.map(|h| map_holder(h, &f));
-        map_thread(&mut rq.thread, &f);
+        let curr = rq.curr.map(f);
+        let lock = rq.lock.map(|h| map_holder(h, &f));
+        if curr != rq.curr || lock != rq.lock || thread_changes(&rq.thread, &f) {
+            rq.curr = curr;
+            rq.lock = lock;
+            map_thread(&mut rq.thread, &f);
+        }
     }
-    out.mm.lock = out.mm.lock.map(|h| map_holder(h, &f));
-    out.mm.mutex = out.mm.mutex.map(f);
-    out.mm.user_list.iter_mut().for_each(|t| *t = f(*t));
-    out.mm.thread_list.iter_mut().for_each(|t| *t = f(*t));
+    let lock = out.mm.lock.map(|h| map_holder(h, &f));
+    let mutex = out.mm.mutex.map(f);
+    let moved = |list: &[TaskId]| list.iter().any(|&t| f(t) != t);
+    if lock != out.mm.lock
+        || mutex != out.mm.mutex
+        || moved(&out.mm.user_list)
+        || moved(&out.mm.thread_list)
+    {
+        out.mm.lock = lock;
+        out.mm.mutex = mutex;
+        out.mm.user_list.iter_mut().for_each(|t| *t = f(*t));
+        out.mm.thread_list.iter_mut().for_each(|t| *t = f(*t));
+    }
+}
+
+/// Whether renumbering by `f` changes a frame of `thread`.
+fn thread_changes(thread: &Thread, f: &impl Fn(TaskId) -> TaskId) -> bool {
+    thread
+        .stack
+        .iter()
+        .any(|frame| map_frame(frame, f) != *frame)
 }
 
 fn map_holder(h: Holder, f: &impl Fn(TaskId) -> TaskId) -> Holder {
