@@ -447,26 +447,27 @@ impl<S> States<S> {
     ) -> R {
         match self {
             States::Raw(v) => f(&v[i]),
-            States::Packed { words, data } => {
-                let w = &data[i * words..(i + 1) * words];
-                match scratch {
-                    Some(s) => model.unpack_into(w, s),
-                    None => *scratch = Some(model.unpack(w)),
-                }
-                f(scratch.as_ref().expect("unpacked above"))
-            }
+            States::Packed { .. } => f(self.unpack_to(model, i, scratch)),
         }
     }
 
-    /// State number `i`, owned (unpacked, or cloned).
-    fn get<M: Model<State = S>>(&self, model: &M, i: usize) -> S
-    where
-        S: Clone,
-    {
-        match self {
-            States::Raw(v) => v[i].clone(),
-            States::Packed { words, data } => model.unpack(&data[i * words..(i + 1) * words]),
+    /// Packed state number `i`, unpacked into `scratch` (reusing the memory of the state
+    /// unpacked there before).
+    fn unpack_to<'s, M: Model<State = S>>(
+        &self,
+        model: &M,
+        i: usize,
+        scratch: &'s mut Option<S>,
+    ) -> &'s S {
+        let States::Packed { words, data } = self else {
+            unreachable!("only a packed frontier is unpacked")
+        };
+        let w = &data[i * words..(i + 1) * words];
+        match scratch {
+            Some(s) => model.unpack_into(w, s),
+            None => *scratch = Some(model.unpack(w)),
         }
+        scratch.as_ref().expect("unpacked above")
     }
 
     fn empty_like(model: &impl Model<State = S>) -> Self {
@@ -804,15 +805,9 @@ fn replay_frontier<M: Model>(
         for (e, out) in part.iter().zip(out.chunks_exact_mut(words)) {
             let (pos, action) = split_order(e[1]);
             if parent_pos != pos {
-                match (&frontier, &mut parent) {
-                    (States::Packed { words, data }, Some(s)) => {
-                        model.unpack_into(&data[pos * words..(pos + 1) * words], s);
-                    }
-                    (_, parent) => *parent = Some(frontier.get(model, pos)),
-                }
                 parent_pos = pos;
                 actions.clear();
-                model.actions(parent.as_ref().expect("unpacked above"), &mut actions);
+                model.actions(frontier.unpack_to(model, pos, &mut parent), &mut actions);
             }
             let s = parent.as_ref().expect("unpacked above");
             let next = model.next_state_reusing(s, &actions[action], &mut scratch, spare.take());

@@ -19,6 +19,14 @@ const B0_STALL: &[&str] = &[
     "6",
 ];
 
+/// Replays the simulation trace `file`, which must end in its finding again (exit 1); its
+/// standard output.
+fn replayed(file: &std::path::Path) -> String {
+    let o = mmcid(&["replay", file.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
 #[test]
 fn b0_stall_is_reported_written_and_replayed() {
     let file = tmp("stall.json");
@@ -42,9 +50,7 @@ fn b0_stall_is_reported_written_and_replayed() {
         "{out}"
     );
 
-    let o = mmcid(&["replay", file.to_str().unwrap()]);
-    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
-    let out = stdout(&o);
+    let out = replayed(&file);
     assert!(
         out.starts_with("replayed simulation seed 3 for 10942 steps: stall (frozen) recurs"),
         "{out}"
@@ -99,13 +105,10 @@ fn relaxed_stall_is_written_and_replayed() {
     );
     assert!(out.contains("stuck after step 100584"), "{out}");
     assert!(out.contains(" --relaxed --watchdog "), "{out}");
-    let o = mmcid(&["replay", file.to_str().unwrap()]);
-    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let out = replayed(&file);
     assert!(
-        stdout(&o)
-            .starts_with("replayed simulation seed 2 for 100584 steps: stall (frozen) recurs"),
-        "{}",
-        stdout(&o)
+        out.starts_with("replayed simulation seed 2 for 100584 steps: stall (frozen) recurs"),
+        "{out}"
     );
 }
 

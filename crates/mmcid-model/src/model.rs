@@ -74,6 +74,13 @@ impl MmCidModel {
         self
     }
 
+    /// The part tables; the checker packs and unpacks only when `packed_words` is not 0.
+    fn packer(&self) -> &Packer {
+        self.packer
+            .as_deref()
+            .expect("pack and unpack are only called when packing is on")
+    }
+
     /// Turns symmetry reduction (task renumbering) on or off.
     pub fn with_symmetry(mut self, on: bool) -> Self {
         self.symmetry = on;
@@ -309,24 +316,15 @@ impl Model for MmCidModel {
     }
 
     fn pack(&self, state: &Kernel, words: &mut [u64]) {
-        self.packer
-            .as_ref()
-            .expect("pack is only called when packing is on")
-            .pack(state, words);
+        self.packer().pack(state, words);
     }
 
     fn unpack(&self, words: &[u64]) -> Kernel {
-        self.packer
-            .as_ref()
-            .expect("unpack is only called when packing is on")
-            .unpack(words)
+        self.packer().unpack(words)
     }
 
     fn unpack_into(&self, words: &[u64], state: &mut Kernel) {
-        self.packer
-            .as_ref()
-            .expect("unpack is only called when packing is on")
-            .unpack_into(words, state);
+        self.packer().unpack_into(words, state);
     }
 
     fn side_bytes(&self) -> u64 {
@@ -427,6 +425,41 @@ impl Model for MmCidModel {
     }
 }
 
+/// Test support: explores `levels` levels breadth-first from the model's initial states
+/// (successors by `next_state`, deduplicated on equality) and calls `visit(state, action, next)`
+/// for every transition. Returns the number of transitions.
+#[cfg(test)]
+pub(crate) fn each_transition(
+    model: &MmCidModel,
+    levels: usize,
+    mut visit: impl FnMut(&Kernel, &Action, &Kernel),
+) -> usize {
+    let mut level = model.init_states();
+    let mut seen = std::collections::HashSet::new();
+    let mut cov = Coverage::new();
+    let mut actions = Vec::new();
+    let mut transitions = 0;
+    for _ in 0..levels {
+        let mut next_level = Vec::new();
+        for state in &level {
+            actions.clear();
+            model.actions(state, &mut actions);
+            for action in &actions {
+                let next = model
+                    .next_state(state, action, &mut cov)
+                    .expect("every enabled action leads somewhere");
+                visit(state, action, &next);
+                transitions += 1;
+                if seen.insert(next.clone()) {
+                    next_level.push(next);
+                }
+            }
+        }
+        level = next_level;
+    }
+    transitions
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,41 +495,26 @@ mod tests {
         .unwrap()
         .with_packing(true);
         let words = model.packed_words();
-        let mut level = model.init_states();
-        let mut seen = std::collections::HashSet::new();
         let mut cov = Coverage::new();
         let mut spare: Option<Kernel> = None;
-        let mut checked = 0;
-        for _ in 0..16 {
-            let mut next_level = Vec::new();
-            for state in &level {
-                let mut actions = Vec::new();
-                model.actions(state, &mut actions);
-                for action in &actions {
-                    let next = model
-                        .next_state_reusing(state, action, &mut cov, spare.take())
-                        .unwrap();
-                    assert_eq!(fingerprint(&next), fingerprint(&fresh(&next)));
-                    let rep = crate::symmetry::representative(&next);
-                    assert_eq!(fingerprint(&rep), fingerprint(&fresh(&rep)));
-                    let mut w = vec![0; words];
-                    model.pack(&next, &mut w);
-                    let back = model.unpack(&w);
-                    assert_eq!(fingerprint(&back), fingerprint(&fresh(&next)));
-                    // Packing with remembered table numbers gives the words a lookup of every
-                    // part gives.
-                    let mut looked_up = vec![0; words];
-                    model.pack(&fresh(&next), &mut looked_up);
-                    assert_eq!(w, looked_up);
-                    checked += 1;
-                    if seen.insert(fresh(&next)) {
-                        next_level.push(next.clone());
-                    }
-                    spare = Some(next);
-                }
-            }
-            level = next_level;
-        }
+        let checked = each_transition(&model, 16, |state, action, _| {
+            let next = model
+                .next_state_reusing(state, action, &mut cov, spare.take())
+                .unwrap();
+            assert_eq!(fingerprint(&next), fingerprint(&fresh(&next)));
+            let rep = crate::symmetry::representative(&next);
+            assert_eq!(fingerprint(&rep), fingerprint(&fresh(&rep)));
+            let mut w = vec![0; words];
+            model.pack(&next, &mut w);
+            let back = model.unpack(&w);
+            assert_eq!(fingerprint(&back), fingerprint(&fresh(&next)));
+            // Packing with remembered table numbers gives the words a lookup of every part
+            // gives.
+            let mut looked_up = vec![0; words];
+            model.pack(&fresh(&next), &mut looked_up);
+            assert_eq!(w, looked_up);
+            spare = Some(next);
+        });
         assert!(checked > 10_000, "only {checked} transitions");
     }
 
@@ -511,31 +529,13 @@ mod tests {
             ..Scenario::default()
         })
         .unwrap();
-        let mut level = model.init_states();
-        let mut seen = std::collections::HashSet::new();
         let mut spare: Option<Kernel> = None;
-        let mut transitions = 0;
         let mut cov = Coverage::new();
-        for _ in 0..14 {
-            let mut next_level = Vec::new();
-            for state in &level {
-                let mut actions = Vec::new();
-                model.actions(state, &mut actions);
-                for action in &actions {
-                    let plain = model.next_state(state, action, &mut cov);
-                    let reused = model.next_state_reusing(state, action, &mut cov, spare.take());
-                    assert_eq!(plain, reused, "{action:?} from {state:?}");
-                    transitions += 1;
-                    spare = reused.clone();
-                    if let Some(next) = plain {
-                        if seen.insert(next.clone()) {
-                            next_level.push(next);
-                        }
-                    }
-                }
-            }
-            level = next_level;
-        }
+        let transitions = each_transition(&model, 14, |state, action, plain| {
+            let reused = model.next_state_reusing(state, action, &mut cov, spare.take());
+            assert_eq!(Some(plain), reused.as_ref(), "{action:?} from {state:?}");
+            spare = reused;
+        });
         assert!(transitions > 1000, "only {transitions} transitions");
     }
 
@@ -558,38 +558,26 @@ mod tests {
         // mm, 2 runqueues, 5 task slots (4 threads and the kworker), budget with faults: an
         // odd number of parts, so the last word's upper half is unused.
         assert_eq!(words, (2 + 2 + 5usize).div_ceil(2));
-        let mut level = model.init_states();
         let mut packed = std::collections::HashMap::new();
-        let mut cov = Coverage::new();
         // Unpacked into the memory of the state unpacked before (a different one, mostly).
         let mut reused = model.init_states().pop().unwrap();
         let mut differed = 0;
-        for _ in 0..12 {
-            let mut next_level = Vec::new();
-            for state in &level {
-                let mut w = vec![0; words];
-                model.pack(state, &mut w);
-                assert_eq!(&model.unpack(&w), state);
-                differed += usize::from(reused != *state);
-                model.unpack_into(&w, &mut reused);
-                assert_eq!(&reused, state);
-                let mut actions = Vec::new();
-                model.actions(state, &mut actions);
-                for action in &actions {
-                    let next = model.next_state(state, action, &mut cov).unwrap();
-                    let mut w = vec![0; words];
-                    model.pack(&next, &mut w);
-                    match packed.get(&w) {
-                        Some(known) => assert_eq!(known, &next),
-                        None => {
-                            packed.insert(w, next.clone());
-                            next_level.push(next);
-                        }
-                    }
+        let mut check = |next: &Kernel| {
+            let mut w = vec![0; words];
+            model.pack(next, &mut w);
+            assert_eq!(&model.unpack(&w), next);
+            differed += usize::from(reused != *next);
+            model.unpack_into(&w, &mut reused);
+            assert_eq!(&reused, next);
+            match packed.get(&w) {
+                Some(known) => assert_eq!(known, next),
+                None => {
+                    packed.insert(w, next.clone());
                 }
             }
-            level = next_level;
-        }
+        };
+        check(&model.initial_state());
+        each_transition(&model, 12, |_, _, next| check(next));
         assert!(packed.len() > 1000, "only {} states", packed.len());
         assert!(
             differed > 500,

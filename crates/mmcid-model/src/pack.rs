@@ -15,9 +15,10 @@
 //! ([`mmcid_checker::Model::side_bytes`]) so the memory limit counts them.
 //!
 //! Determinism: with several workers the numbers a part gets depend on which worker stores it
-//! first. The numbers never leave the packed words: fingerprints, properties, traces and
-//! reports are computed from the unpacked states, which are equal to the packed ones
-//! (unit-tested below), so results do not depend on them.
+//! first. The numbers only serve packing and unpacking (packed words, and the numbers parts
+//! remember to skip lookups): fingerprints, properties, traces and reports are computed from
+//! the unpacked states, which are equal to the packed ones (unit-tested in `model.rs`), so
+//! results do not depend on them.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -65,7 +66,7 @@ impl Hasher for Identity {
 struct Shard<T> {
     /// Fingerprint → the newest value with it (index into `values`).
     first: HashMap<u64, u32, BuildHasherDefault<Identity>>,
-    values: Vec<T>,
+    values: Vec<Part<T>>,
     /// Per value, the previous value with the same fingerprint (`u32::MAX`: none).
     next: Vec<u32>,
     /// The values' heap buffers, in bytes.
@@ -80,14 +81,15 @@ impl<T> Shard<T> {
     fn bytes(&self) -> u64 {
         // The index's buckets: its capacity is seven eighths of them.
         let index_entry = std::mem::size_of::<(u64, u32)>() + 1;
-        (self.values.capacity() * std::mem::size_of::<T>()
+        (self.values.capacity() * std::mem::size_of::<Part<T>>()
             + self.next.capacity() * 4
             + self.first.capacity() * 8 / 7 * index_entry) as u64
             + self.heap
     }
 }
 
-/// One table of parts: each distinct value once, numbered.
+/// One table of parts: each distinct value once, numbered. Values are stored as [`Part`]s
+/// that remember their number, so a copy unpacked from the table knows it too.
 struct Interner<T> {
     shards: Box<[Padded<Mutex<Shard<T>>>]>,
     bytes: AtomicU64,
@@ -101,31 +103,10 @@ trait HeapSize {
     fn heap_bytes(&self) -> usize;
 }
 
-/// A part that can remember its number in a table (see [`Part`]); others never do.
-trait Numbered {
-    fn number(&self, _tag: u32) -> Option<u32> {
-        None
-    }
-    fn set_number(&self, _tag: u32, _id: u32) {}
-}
-
-impl<T> Numbered for Part<T> {
-    #[inline]
-    fn number(&self, tag: u32) -> Option<u32> {
-        self.packed_id(tag)
-    }
-    #[inline]
-    fn set_number(&self, tag: u32, id: u32) {
-        self.set_packed_id(tag, id);
-    }
-}
-
-impl Numbered for (Budget, Faults) {}
-
 /// The next table's tag. Tags only tell tables apart; no result depends on their values.
 static NEXT_TAG: AtomicU32 = AtomicU32::new(1);
 
-impl<T: Hash + Eq + Clone + HeapSize + Numbered> Interner<T> {
+impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
     fn new() -> Self {
         Interner {
             shards: (0..SHARDS)
@@ -146,16 +127,16 @@ impl<T: Hash + Eq + Clone + HeapSize + Numbered> Interner<T> {
 
     /// The number of `value`, storing it if it is new. A part that remembers its number in
     /// this table (unchanged since it was unpacked or packed) needs no lookup.
-    fn id(&self, value: &T) -> u32 {
-        if let Some(id) = value.number(self.tag) {
+    fn id(&self, value: &Part<T>) -> u32 {
+        if let Some(id) = value.packed_id(self.tag) {
             return id;
         }
         let id = self.lookup(value);
-        value.set_number(self.tag, id);
+        value.set_packed_id(self.tag, id);
         id
     }
 
-    fn lookup(&self, value: &T) -> u32 {
+    fn lookup(&self, value: &Part<T>) -> u32 {
         let fp = fingerprint(value);
         let s = shard_of(fp);
         let mut shard = self.shards[s].0.lock().expect("pack table lock");
@@ -172,46 +153,41 @@ impl<T: Hash + Eq + Clone + HeapSize + Numbered> Interner<T> {
             drop(shard);
             panic!("pack table full: 2^26 distinct parts in one shard");
         }
-        let index = index as u32;
-        shard.values.push(value.clone());
+        let id = ((index as u32) << SHARD_BITS) | s as u32;
         // The stored copy remembers its number, and so do the copies unpacked from it.
-        let id = (index << SHARD_BITS) | s as u32;
-        shard
-            .values
-            .last()
-            .expect("just pushed")
-            .set_number(self.tag, id);
+        let stored = value.clone();
+        stored.set_packed_id(self.tag, id);
+        // Its buffers (a clone's capacity is its length).
+        shard.heap += stored.heap_bytes() as u64;
+        shard.values.push(stored);
         shard.next.push(head);
-        shard.first.insert(fp, index);
-        // The stored clone's buffers (a clone's capacity is its length).
-        let heap = shard.values.last().map_or(0, HeapSize::heap_bytes);
-        shard.heap += heap as u64;
+        shard.first.insert(fp, index as u32);
         let now = shard.bytes();
         self.bytes.fetch_add(now - shard.counted, Ordering::Relaxed);
         shard.counted = now;
-        (index << SHARD_BITS) | s as u32
+        id
     }
 
-    /// A copy of the value numbered `id`.
-    fn get(&self, id: u32) -> T {
+    /// Calls `f` with the stored value numbered `id`.
+    fn with<R>(&self, id: u32, f: impl FnOnce(&Part<T>) -> R) -> R {
         let shard = self.shards[(id as usize) & (SHARDS - 1)]
             .0
             .lock()
             .expect("pack table lock");
-        shard.values[(id >> SHARD_BITS) as usize].clone()
+        f(&shard.values[(id >> SHARD_BITS) as usize])
+    }
+
+    /// A copy of the value numbered `id`.
+    fn get(&self, id: u32) -> Part<T> {
+        self.with(id, Part::clone)
     }
 
     /// Value number `id`, written into `out` (reusing its heap memory); nothing to do if `out`
     /// already is that value.
-    fn get_into(&self, id: u32, out: &mut T) {
-        if out.number(self.tag) == Some(id) {
-            return;
+    fn get_into(&self, id: u32, out: &mut Part<T>) {
+        if out.packed_id(self.tag) != Some(id) {
+            self.with(id, |stored| out.clone_from(stored));
         }
-        let shard = self.shards[(id as usize) & (SHARDS - 1)]
-            .0
-            .lock()
-            .expect("pack table lock");
-        out.clone_from(&shard.values[(id >> SHARD_BITS) as usize]);
     }
 }
 
@@ -236,12 +212,6 @@ impl HeapSize for Option<Task> {
     }
 }
 
-impl<T: HeapSize> HeapSize for Part<T> {
-    fn heap_bytes(&self) -> usize {
-        (**self).heap_bytes()
-    }
-}
-
 impl HeapSize for (Budget, Faults) {
     fn heap_bytes(&self) -> usize {
         0
@@ -252,9 +222,9 @@ impl HeapSize for (Budget, Faults) {
 pub(crate) struct Packer {
     cpus: usize,
     slots: usize,
-    mm: Interner<Part<MmCid>>,
-    rq: Interner<Part<Rq>>,
-    tasks: Interner<Part<Option<Task>>>,
+    mm: Interner<MmCid>,
+    rq: Interner<Rq>,
+    tasks: Interner<Option<Task>>,
     /// The budget and the faults together: both change rarely, and one number for the pair
     /// means one lock per pack or unpack instead of two on the same few values.
     rest: Interner<(Budget, Faults)>,
@@ -316,7 +286,9 @@ impl Packer {
         let ids = std::iter::once(self.mm.id(&k.mm))
             .chain(k.rq.iter().map(|rq| self.rq.id(rq)))
             .chain(k.tasks.iter().map(|t| self.tasks.id(t)))
-            .chain([self.rest.id(&(k.budget.clone(), k.faults.clone()))]);
+            .chain([self
+                .rest
+                .id(&Part::new((k.budget.clone(), k.faults.clone())))]);
         words.fill(0);
         for (i, id) in ids.enumerate() {
             words[i / 2] |= u64::from(id) << (32 * (i % 2));
@@ -325,13 +297,12 @@ impl Packer {
 
     /// [`Packer::unpack`] into `k`, reusing its vectors.
     pub(crate) fn unpack_into(&self, words: &[u64], k: &mut Kernel) {
-        let id = |i: usize| (words[i / 2] >> (32 * (i % 2))) as u32;
-        let n = self.cpus;
-        let s = self.slots;
+        let (n, s) = (self.cpus, self.slots);
         if k.rq.len() != n || k.tasks.len() != s {
             *k = self.unpack(words);
             return;
         }
+        let id = |i| part_number(words, i);
         self.mm.get_into(id(0), &mut k.mm);
         for (c, rq) in k.rq.iter_mut().enumerate() {
             self.rq.get_into(id(1 + c), rq);
@@ -339,16 +310,13 @@ impl Packer {
         for (t, task) in k.tasks.iter_mut().enumerate() {
             self.tasks.get_into(id(1 + n + t), task);
         }
-        let (budget, faults) = self.rest.get(id(1 + n + s));
-        k.budget = budget;
-        k.faults = faults;
+        (k.budget, k.faults) = self.rest.with(id(1 + n + s), |rest| (**rest).clone());
     }
 
     pub(crate) fn unpack(&self, words: &[u64]) -> Kernel {
-        let id = |i: usize| (words[i / 2] >> (32 * (i % 2))) as u32;
-        let n = self.cpus;
-        let s = self.slots;
-        let (budget, faults) = self.rest.get(id(1 + n + s));
+        let (n, s) = (self.cpus, self.slots);
+        let id = |i| part_number(words, i);
+        let (budget, faults) = self.rest.with(id(1 + n + s), |rest| (**rest).clone());
         Kernel {
             mm: Box::new(self.mm.get(id(0))),
             rq: (0..n).map(|c| self.rq.get(id(1 + c))).collect(),
@@ -357,4 +325,9 @@ impl Packer {
             faults,
         }
     }
+}
+
+/// Part number `i` of packed `words` (two to a word, the first in the low half).
+fn part_number(words: &[u64], i: usize) -> u32 {
+    (words[i / 2] >> (32 * (i % 2))) as u32
 }

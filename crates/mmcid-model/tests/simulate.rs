@@ -322,11 +322,19 @@ fn run_window_w(
     seed: u64,
     steps: u64,
 ) -> (SimReport<MmCidModel>, Window) {
+    run_window_config(w, m, &pct_config(seed, steps))
+}
+
+fn run_window_config(
+    w: Workload,
+    m: &MmCidModel,
+    config: &SimConfig,
+) -> (SimReport<MmCidModel>, Window) {
     let mut hooks = Window {
         inner: MmCidSim::new(w),
         born: Vec::new(),
     };
-    let report = simulate(m, &pct_config(seed, steps), &mut hooks, None);
+    let report = simulate(m, config, &mut hooks, None);
     (report, hooks)
 }
 
@@ -437,24 +445,16 @@ fn seed_000_stall_found_by_pct_at_plain_b0_with_8_cpus() {
         scheduler: Scheduler::Pct { period: 20 },
         ..config(1, 1_000_000, false)
     };
-    let mut w = Window {
-        inner: MmCidSim::new(Workload::ForkExitChurn),
-        born: Vec::new(),
-    };
-    let report = simulate(&m, &config, &mut w, None);
+    let (report, w) = run_window_config(Workload::ForkExitChurn, &m, &config);
     assert_eq!(report.steps, 114_844, "{REPIN}");
     assert_seed_000_stall(&m, 1, &report, &w);
     // With F6a (seed 000's fix) the same seed runs twice as long without a stall.
     let fixed = model(with(KernelVersion::new(Stage::B0), Fix::F6a));
-    let mut w = Window {
-        inner: MmCidSim::new(Workload::ForkExitChurn),
-        born: Vec::new(),
-    };
     let config = SimConfig {
         steps: 2 * 114_844,
         ..config
     };
-    let r = simulate(&fixed, &config, &mut w, None);
+    let (r, _) = run_window_config(Workload::ForkExitChurn, &fixed, &config);
     assert_eq!(r.outcome, SimOutcome::Completed, "with F6a");
 }
 
