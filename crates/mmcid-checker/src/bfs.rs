@@ -8,10 +8,11 @@
 //! # Memory
 //!
 //! - The seen-set holds only the 64-bit fingerprints (of the representatives with symmetry on),
-//!   8 bytes per state, in sorted buckets indexed by the top bits: no hash-table slack, and no
-//!   lossy hashing beyond the fingerprint itself (the report gives the collision probability).
-//!   Workers only read it while a depth is explored; the new fingerprints are merged in between
-//!   depths.
+//!   8 bytes per state, in one sorted array indexed by the top bits: no hash-table slack, and
+//!   no lossy hashing beyond the fingerprint itself (the report gives the collision
+//!   probability). Workers only read it while a depth is explored; the new fingerprints are
+//!   merged in between depths, in place. The array lives in its own mapping, in huge pages
+//!   where the kernel allows ([`Words`]).
 //! - New states of a depth are first collected in a concurrent open-addressing table of
 //!   (fingerprint, order) pairs, where the order names the parent and action (see below). The
 //!   states themselves are not kept: once the depth is done, the winning (parent, action) pairs
@@ -45,6 +46,7 @@ use std::time::{Duration, Instant};
 
 use crate::explore::{merge_findings, Context, Decided, SearchEnd, SlotFindings, Visit};
 use crate::fingerprint::{estimated_size, Fingerprint};
+use crate::mapped::Words;
 use crate::model::{Coverage, Model};
 use crate::report::{Outcome, StopReason};
 use crate::Progress;
@@ -62,7 +64,7 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// Bits of an order that hold the action index; the rest hold the parent's position.
 const ACTION_BITS: u32 = 20;
 const ACTION_MASK: u64 = (1 << ACTION_BITS) - 1;
-/// The seen-set splits its buckets when they hold this many fingerprints on average.
+/// The seen-set has a bucket (an entry in its index) per this many fingerprints, at most.
 const BUCKET_TARGET: usize = 128;
 /// Steps of the linear walk from the guessed position before a binary search.
 const WALK: usize = 32;
@@ -136,18 +138,23 @@ fn split_order(order: u64) -> (usize, usize) {
     )
 }
 
-/// Every fingerprint found so far, in buckets by their top `bits`, each sorted.
+/// Every fingerprint found so far, sorted, in one array indexed by the top `bits`.
 struct Seen {
     bits: u32,
-    buckets: Vec<Vec<Fingerprint>>,
+    /// All fingerprints, sorted.
+    keys: Words,
+    /// Bucket `b` (the keys whose top `bits` are `b`) is `keys[starts[b]..starts[b + 1]]`.
+    starts: Vec<usize>,
     len: u64,
 }
 
 impl Seen {
     fn new() -> Self {
+        let bits = 4;
         Seen {
-            bits: 4,
-            buckets: vec![Vec::new(); 16],
+            bits,
+            keys: Words::new(),
+            starts: vec![0; (1 << bits) + 1],
             len: 0,
         }
     }
@@ -161,7 +168,9 @@ impl Seen {
     /// so the bits below the bucket's predict the position.
     #[inline]
     fn locate(&self, key: Fingerprint) -> (&[Fingerprint], usize) {
-        let bucket = &self.buckets[Self::bucket_of(self.bits, key)];
+        let b = Self::bucket_of(self.bits, key);
+        let (lo, hi) = (self.starts[b], self.starts[b + 1]);
+        let bucket = &self.keys[lo..hi];
         let below = key << self.bits;
         let guess = ((u128::from(below) * bucket.len() as u128) >> 64) as usize;
         (bucket, guess)
@@ -207,83 +216,58 @@ impl Seen {
         }
     }
 
-    /// Adds `keys`: sorted, distinct, and none of them in the set yet.
-    fn insert_sorted(&mut self, keys: &[Fingerprint], workers: usize) {
-        self.len += keys.len() as u64;
-        while self.len > (self.buckets.len() * BUCKET_TARGET) as u64 && self.bits < 40 {
-            self.split();
+    /// Adds `add`: sorted, distinct, and none of them in the set yet. The array grows in
+    /// place and the two sorted runs are merged from the back, so no second copy is needed.
+    fn insert_sorted(&mut self, add: &[Fingerprint]) {
+        let old = self.keys.len();
+        self.keys.grow_zeroed(add.len());
+        let keys = &mut self.keys;
+        let (mut i, mut j, mut w) = (old, add.len(), keys.len());
+        while j > 0 {
+            w -= 1;
+            if i > 0 && keys[i - 1] > add[j - 1] {
+                i -= 1;
+                keys[w] = keys[i];
+            } else {
+                j -= 1;
+                keys[w] = add[j];
+            }
+        }
+        self.len = keys.len() as u64;
+        let bits_before = self.bits;
+        while self.len > (BUCKET_TARGET << self.bits) as u64 && self.bits < 40 {
+            self.bits += 1;
         }
         let bits = self.bits;
-        let chunks = if keys.len() >= PARALLEL_MIN {
-            workers.max(1)
+        let buckets = 1usize << bits;
+        if bits == bits_before {
+            // Each bucket starts later by the number of added keys in the buckets before it.
+            let mut before = 0;
+            let mut a = add.iter().peekable();
+            for b in 0..buckets {
+                while a.next_if(|&&k| Self::bucket_of(bits, k) < b).is_some() {
+                    before += 1;
+                }
+                self.starts[b] += before;
+            }
+            self.starts[buckets] = keys.len();
         } else {
-            1
-        };
-        let per = self.buckets.len().div_ceil(chunks);
-        std::thread::scope(|scope| {
-            for (c, chunk) in self.buckets.chunks_mut(per).enumerate() {
-                let first = c * per;
-                let lo = keys.partition_point(|&k| Self::bucket_of(bits, k) < first);
-                let hi = keys.partition_point(|&k| Self::bucket_of(bits, k) < first + chunk.len());
-                let part = &keys[lo..hi];
-                if chunks == 1 {
-                    merge_into(chunk, first, bits, part);
-                } else {
-                    scope.spawn(move || merge_into(chunk, first, bits, part));
+            self.starts.clear();
+            self.starts.reserve_exact(buckets + 1);
+            for (i, &k) in keys.iter().enumerate() {
+                let b = Self::bucket_of(bits, k);
+                while self.starts.len() <= b {
+                    self.starts.push(i);
                 }
             }
-        });
-    }
-
-    /// Doubles the number of buckets: each one splits on the next bit.
-    fn split(&mut self) {
-        let bit = 63 - self.bits;
-        let old = std::mem::take(&mut self.buckets);
-        let mut buckets = Vec::with_capacity(old.len() * 2);
-        for mut low in old {
-            let mid = low.partition_point(|&k| (k >> bit) & 1 == 0);
-            let high = low[mid..].to_vec();
-            low.truncate(mid);
-            low.shrink_to_fit();
-            buckets.push(low);
-            buckets.push(high);
+            while self.starts.len() <= buckets {
+                self.starts.push(keys.len());
+            }
         }
-        self.buckets = buckets;
-        self.bits += 1;
     }
 
     fn bytes(&self) -> u64 {
-        let vec = std::mem::size_of::<Vec<Fingerprint>>() as u64;
-        self.buckets
-            .iter()
-            .map(|b| b.capacity() as u64 * 8 + vec)
-            .sum()
-    }
-}
-
-/// Merges the sorted `keys` into `buckets` (numbers `first`, `first + 1`, …).
-fn merge_into(buckets: &mut [Vec<Fingerprint>], first: usize, bits: u32, mut keys: &[Fingerprint]) {
-    for (i, bucket) in buckets.iter_mut().enumerate() {
-        let n = keys.partition_point(|&k| Seen::bucket_of(bits, k) <= first + i);
-        let (mine, rest) = keys.split_at(n);
-        keys = rest;
-        if mine.is_empty() {
-            continue;
-        }
-        let mut merged = Vec::with_capacity(bucket.len() + mine.len());
-        let (mut a, mut b) = (bucket.iter().peekable(), mine.iter().peekable());
-        while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
-            if x < y {
-                merged.push(x);
-                a.next();
-            } else {
-                merged.push(y);
-                b.next();
-            }
-        }
-        merged.extend(a);
-        merged.extend(b);
-        *bucket = merged;
+        (self.keys.len() * 8 + self.starts.capacity() * 8) as u64
     }
 }
 
@@ -606,7 +590,7 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
     }
     let init_frontier_keys = init_keys.clone();
     init_keys.sort_unstable();
-    seen.insert_sorted(&init_keys, 1);
+    seen.insert_sorted(&init_keys);
     let mut parents: Vec<Parents> = vec![Parents::default()];
     let initial_states = frontier.len() as u64;
     let mut decided: Vec<Option<DecidedAt>> = vec![None; ctx.slots()];
@@ -699,9 +683,7 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
             frontier_keys = Some(keys.clone());
         }
         sort_split(&mut keys, |&k| k, 1 << 63, ctx.workers > 1);
-        // One thread: buckets allocated by several threads would spread over several malloc
-        // arenas and fragment them.
-        seen.insert_sorted(&keys, 1);
+        seen.insert_sorted(&keys);
         drop(keys);
         growth = next.len() as f64 / frontier.len() as f64;
         if !next.is_empty() {
@@ -1207,9 +1189,18 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
                         let (is_new, smallest) = table.insert_min(key, order);
                         new += usize::from(is_new);
                         if smallest && !level.replay {
-                            let next = p.nexts[n].take().expect("each successor is recorded once");
                             out.found.push((order, key));
-                            out.states.push(model, next);
+                            match &mut out.states {
+                                States::Raw(v) => v.push(
+                                    p.nexts[n].take().expect("each successor is recorded once"),
+                                ),
+                                States::Packed { words, data } => {
+                                    let at = data.len();
+                                    data.resize(at + *words, 0);
+                                    let next = p.nexts[n].as_ref().expect("recorded");
+                                    model.pack(next, &mut data[at..]);
+                                }
+                            }
                         }
                     }
                     budget -= new;
@@ -1267,7 +1258,7 @@ mod tests {
                 keys.extend([0, 1, u64::MAX]);
             }
             keys.sort_unstable();
-            seen.insert_sorted(&keys, 2);
+            seen.insert_sorted(&keys);
             all.extend(&keys);
         }
         assert_eq!(seen.len, all.len() as u64);
@@ -1280,9 +1271,7 @@ mod tests {
             assert!(!seen.contains(absent));
         }
         assert!(!seen.contains(2));
-        for bucket in &seen.buckets {
-            assert!(bucket.windows(2).all(|w| w[0] < w[1]));
-        }
+        assert!(seen.keys.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

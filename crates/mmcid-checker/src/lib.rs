@@ -115,6 +115,7 @@ mod bfs;
 mod explore;
 mod fingerprint;
 mod liveness;
+mod mapped;
 mod model;
 mod report;
 mod simulate;

@@ -1,0 +1,183 @@
+//! A growable array of 64-bit words in its own memory mapping, for the seen-set.
+//!
+//! Two things set it apart from a `Vec<u64>`:
+//!
+//! - It is backed by huge pages where the kernel allows it (`madvise(MADV_HUGEPAGE)`; on this
+//!   project's machines transparent huge pages are in `madvise` mode). Seen-set lookups land
+//!   anywhere in the array; with 4 KiB pages nearly every one of them also misses the TLB.
+//! - It grows by remapping (`mremap`), which moves page tables, never the contents, and never
+//!   holds two copies. A `Vec`'s `realloc` may copy, and the old block may stay resident in the
+//!   allocator's heap: the peak memory of a search would then hold the seen-set twice.
+//!
+//! Elsewhere than on Linux it is a plain `Vec<u64>`.
+
+#[cfg(target_os = "linux")]
+pub(crate) use linux::Words;
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) use portable::Words;
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::ptr::NonNull;
+
+    const HUGE: usize = 2 << 20;
+
+    /// A growable array of `u64`, zero-filled when it grows.
+    pub(crate) struct Words {
+        ptr: NonNull<u64>,
+        len: usize,
+        /// Bytes mapped (a multiple of [`HUGE`]); 0 when nothing is mapped.
+        mapped: usize,
+    }
+
+    // SAFETY: `Words` owns its mapping exclusively, like a `Vec<u64>`.
+    unsafe impl Send for Words {}
+    // SAFETY: shared references only read.
+    unsafe impl Sync for Words {}
+
+    impl Words {
+        pub(crate) fn new() -> Self {
+            Words {
+                ptr: NonNull::dangling(),
+                len: 0,
+                mapped: 0,
+            }
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.len
+        }
+
+        /// Appends `n` zeros.
+        pub(crate) fn grow_zeroed(&mut self, n: usize) {
+            let len = self.len.checked_add(n).expect("seen-set size overflows");
+            let need = len.checked_mul(8).expect("seen-set size overflows");
+            if need > self.mapped {
+                let bytes = need.max(self.mapped * 2).next_multiple_of(HUGE);
+                // SAFETY: a fresh anonymous mapping, or a remap of exactly the mapping this
+                // value owns (`mapped` bytes at `ptr`); on failure nothing changes.
+                let at = unsafe {
+                    if self.mapped == 0 {
+                        libc::mmap(
+                            std::ptr::null_mut(),
+                            bytes,
+                            libc::PROT_READ | libc::PROT_WRITE,
+                            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                            -1,
+                            0,
+                        )
+                    } else {
+                        libc::mremap(
+                            self.ptr.as_ptr().cast(),
+                            self.mapped,
+                            bytes,
+                            libc::MREMAP_MAYMOVE,
+                        )
+                    }
+                };
+                if at == libc::MAP_FAILED {
+                    let layout = std::alloc::Layout::from_size_align(bytes, HUGE)
+                        .expect("a mapping size is a valid layout");
+                    std::alloc::handle_alloc_error(layout);
+                }
+                // SAFETY: advice about pages of the mapping just made; it changes how the
+                // kernel backs them, never their contents. A refusal is harmless.
+                unsafe {
+                    libc::madvise(at, bytes, libc::MADV_HUGEPAGE);
+                }
+                self.ptr = NonNull::new(at.cast()).expect("mmap returns a non-null address");
+                self.mapped = bytes;
+            }
+            // The words between the old and new length were never written (the array only
+            // grows), so they are the mapping's zeros.
+            self.len = len;
+        }
+    }
+
+    impl Drop for Words {
+        fn drop(&mut self) {
+            if self.mapped > 0 {
+                // SAFETY: unmaps exactly the mapping this value owns; nothing refers to it
+                // after the drop.
+                unsafe {
+                    libc::munmap(self.ptr.as_ptr().cast(), self.mapped);
+                }
+            }
+        }
+    }
+
+    impl std::ops::Deref for Words {
+        type Target = [u64];
+        fn deref(&self) -> &[u64] {
+            // SAFETY: the first `len` words are mapped, initialised (zeros or written) and
+            // owned by this value; a dangling pointer is fine for length 0.
+            unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        }
+    }
+
+    impl std::ops::DerefMut for Words {
+        fn deref_mut(&mut self) -> &mut [u64] {
+            // SAFETY: as for `deref`, and `&mut self` makes the access exclusive.
+            unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod portable {
+    /// A growable array of `u64`, zero-filled when it grows.
+    pub(crate) struct Words(Vec<u64>);
+
+    impl Words {
+        pub(crate) fn new() -> Self {
+            Words(Vec::new())
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.0.len()
+        }
+
+        pub(crate) fn grow_zeroed(&mut self, n: usize) {
+            self.0.reserve_exact(n);
+            self.0.resize(self.0.len() + n, 0);
+        }
+    }
+
+    impl std::ops::Deref for Words {
+        type Target = [u64];
+        fn deref(&self) -> &[u64] {
+            &self.0
+        }
+    }
+
+    impl std::ops::DerefMut for Words {
+        fn deref_mut(&mut self) -> &mut [u64] {
+            &mut self.0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Words;
+
+    #[test]
+    fn words_grow_zeroed_and_keep_their_contents() {
+        let mut w = Words::new();
+        assert!(w.is_empty());
+        let mut len = 0;
+        // Across several remaps (the first mapping is 2 MiB: 262 144 words).
+        for round in 0..6u64 {
+            let add = 100_000 * (round as usize + 1);
+            w.grow_zeroed(add);
+            assert!(w[len..].iter().all(|&x| x == 0), "new words are zero");
+            for (i, x) in w[len..].iter_mut().enumerate() {
+                *x = (len + i) as u64 * 3 + 1;
+            }
+            len += add;
+            assert_eq!(w.len(), len);
+            assert!(w.iter().enumerate().all(|(i, &x)| x == i as u64 * 3 + 1));
+        }
+    }
+}
