@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use crate::explore::{merge_findings, Context, Decided, SearchEnd, SlotFindings, Visit};
 use crate::fingerprint::{estimated_size, Fingerprint};
-use crate::mapped::Words;
+use crate::mapped::{release_freed_memory, Words};
 use crate::model::{Coverage, Model};
 use crate::report::{Outcome, StopReason};
 use crate::Progress;
@@ -685,6 +685,9 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
         sort_split(&mut keys, |&k| k, 1 << 63, ctx.workers > 1);
         seen.insert_sorted(&keys);
         drop(keys);
+        // The level's table and buffers are gone: let the allocator give their memory back,
+        // so that it does not stay resident beside the growing seen-set.
+        release_freed_memory();
         growth = next.len() as f64 / frontier.len() as f64;
         if !next.is_empty() {
             parents.push(links);
