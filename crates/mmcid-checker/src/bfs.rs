@@ -14,9 +14,12 @@
 //!   merged in between depths, in place. The array lives in its own mapping, in huge pages
 //!   where the kernel allows ([`Words`]).
 //! - New states of a depth are first collected in a concurrent open-addressing table of
-//!   (fingerprint, order) pairs, where the order names the parent and action (see below). The
-//!   states themselves are not kept: once the depth is done, the winning (parent, action) pairs
-//!   are replayed to build the next frontier, one `next_state` per new state.
+//!   (fingerprint, order) pairs, where the order names the parent and action (see below). For
+//!   a packing model that asks for it ([`Model::rebuild_frontier`], the default) the states
+//!   themselves are not kept: once the depth is done, the winning (parent, action) pairs are
+//!   replayed to build the next frontier, one `next_state` per new state. Otherwise each
+//!   worker keeps the successors it was first to reach (packed, if the model packs), and those
+//!   still the smallest for their key after the depth make the next frontier.
 //! - Parent links are kept per depth as a byte stream of small deltas (about 2 bytes per
 //!   state), enough to rebuild the path to any state of the search.
 //! - The frontier stores states packed ([`Model::pack`]) if the model packs them.
@@ -550,6 +553,8 @@ struct Level<'l, S> {
     /// Whether the next frontier is replayed from the table (see [`run`]), so workers need not
     /// keep their successors.
     replay: bool,
+    /// Estimated bytes per new state that the workers keep (0 when replaying).
+    kept_bytes: u64,
     /// Slots decided at a smaller depth.
     decided: Vec<bool>,
     /// Per slot, the smallest frontier position with a finding at this depth so far.
@@ -599,9 +604,10 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
     let mut depth = 0usize;
     let mut last_progress = Instant::now();
     let mut growth = 1.0f64;
-    // Packed states are small and cheap to rebuild: keep only (fingerprint, order) pairs while
-    // a depth is explored, and replay the winners. Other states are kept as they are found.
-    let replay = model.packed_words() > 0;
+    // Packed states the model says are cheap to rebuild: keep only (fingerprint, order) pairs
+    // while a depth is explored, and replay the winners. Other states are kept as they are
+    // found.
+    let replay = model.packed_words() > 0 && model.rebuild_frontier();
     let mut frontier_keys = (!replay).then_some(init_frontier_keys);
     let outcome = loop {
         if frontier.is_empty() {
@@ -617,6 +623,18 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
             States::Packed { data, .. } => data.capacity() as u64 * 8,
         };
         let parent_bytes: u64 = parents.iter().map(|p| p.bytes.capacity() as u64).sum();
+        let keys_bytes = frontier_keys
+            .as_ref()
+            .map_or(0, |k| k.capacity() as u64 * 8);
+        // A kept successor: its (order, fingerprint) pair and the state, packed or not.
+        let kept_bytes = match (&frontier, replay) {
+            (_, true) => 0,
+            (States::Raw(_), false) => {
+                16 + std::mem::size_of::<M::State>() as u64
+                    + ctx.state_heap_bytes.load(Ordering::Relaxed)
+            }
+            (States::Packed { words, .. }, false) => 16 + *words as u64 * 8,
+        };
         let expected = (frontier.len() as f64 * growth * 1.1) as usize;
         let table = Table::new(expected * 4 / 3 + 64);
         let level = Level {
@@ -631,12 +649,13 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
             frontier_keys: frontier_keys.as_deref(),
             expected,
             replay,
+            kept_bytes,
             decided: decided.iter().map(Option::is_some).collect(),
             best: (0..ctx.slots())
                 .map(|_| AtomicUsize::new(usize::MAX))
                 .collect(),
             transitions: Padded(AtomicU64::new(0)),
-            base_bytes: seen.bytes() + parent_bytes + frontier_bytes,
+            base_bytes: seen.bytes() + parent_bytes + frontier_bytes + keys_bytes,
         };
         let mut outs = run_level(ctx, &level, depth, transitions, &mut last_progress);
         let mut findings: SlotFindings = vec![None; ctx.slots()];
@@ -1058,6 +1077,7 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
     let used_bytes = || {
         level.base_bytes
             + level.table_bytes.load(Ordering::Relaxed)
+            + level.count.load(Ordering::Relaxed) * level.kept_bytes
             + ctx.memo.bytes()
             + model.side_bytes()
     };

@@ -246,6 +246,17 @@ pub trait Model: Sync + Send {
         *state = self.unpack(words);
     }
 
+    /// For a model that packs: whether the search rebuilds each depth's new states after the
+    /// depth from their (parent, action) pairs (the default), or keeps each new state packed as
+    /// it is found. Rebuilding holds only 16 bytes per new state while a depth is explored, at
+    /// the cost of a second [`Model::next_state`] per new state (and an unpacking per parent);
+    /// keeping costs the packed words plus 16 bytes per new state, and no second step. A model
+    /// whose steps are expensive next to its packed size says false; results are the same
+    /// either way.
+    fn rebuild_frontier(&self) -> bool {
+        true
+    }
+
     /// Bytes the model holds for its packed states besides the packed words (for example
     /// tables of parts that packed states refer to). The memory limit counts them.
     fn side_bytes(&self) -> u64 {

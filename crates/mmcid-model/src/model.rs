@@ -331,6 +331,14 @@ impl Model for MmCidModel {
         self.packer.as_ref().map_or(0, |p| p.bytes())
     }
 
+    /// A step runs a kernel function's section and clones the state (about as much work as
+    /// exploring a tenth of a state), while a packed state is a handful of words: keeping the
+    /// new states packed as they are found is faster (6–7% on `mmcid:large` and `mmcid:xl`)
+    /// for a few bytes per state of the widest depth.
+    fn rebuild_frontier(&self) -> bool {
+        false
+    }
+
     fn properties(&self) -> Vec<Property<Self>> {
         let mut all = crate::properties::properties();
         all.retain(|p| !self.ignored.contains(&p.name));
