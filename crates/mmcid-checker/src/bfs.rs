@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use crate::explore::{merge_findings, Context, Decided, SearchEnd, SlotFindings, Visit};
 use crate::fingerprint::{estimated_size, Fingerprint};
-use crate::mapped::{release_freed_memory, Words};
+use crate::mapped::{advise_huge_pages, release_freed_memory, Words};
 use crate::model::{Coverage, Model};
 use crate::report::{Outcome, StopReason};
 use crate::Progress;
@@ -286,10 +286,18 @@ struct Table {
 
 impl Table {
     fn new(capacity: usize) -> Self {
+        let n = capacity.max(64);
+        let mut slots: Vec<[AtomicU64; 2]> = Vec::with_capacity(n);
+        // Lookups land anywhere in the table, as in the seen-set: huge pages spare them TLB
+        // misses (asked for before the memory is first written, so that it is backed by them
+        // from the start).
+        advise_huge_pages(
+            slots.as_ptr().cast(),
+            n * std::mem::size_of::<[AtomicU64; 2]>(),
+        );
+        slots.extend((0..n).map(|_| [AtomicU64::new(EMPTY), AtomicU64::new(NO_ORDER)]));
         Table {
-            slots: (0..capacity.max(64))
-                .map(|_| [AtomicU64::new(EMPTY), AtomicU64::new(NO_ORDER)])
-                .collect(),
+            slots,
             zero: AtomicU64::new(NO_ORDER),
         }
     }

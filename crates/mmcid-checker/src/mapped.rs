@@ -2,7 +2,7 @@
 //!
 //! Two things set it apart from a `Vec<u64>`:
 //!
-//! - It is backed by huge pages where the kernel allows it (`madvise(MADV_HUGEPAGE)`; on this
+//! - It is backed by huge pages where the kernel allows it ([`advise_huge_pages`]; on this
 //!   project's machines transparent huge pages are in `madvise` mode). Seen-set lookups land
 //!   anywhere in the array; with 4 KiB pages nearly every one of them also misses the TLB.
 //! - It grows by remapping (`mremap`), which moves page tables, never the contents, and never
@@ -13,6 +13,27 @@
 
 #[cfg(target_os = "linux")]
 pub(crate) use linux::Words;
+
+/// Asks the kernel to back the whole 2 MiB pages within `bytes` bytes at `at` with huge pages.
+/// Only advice: it changes how memory is backed, never what it holds, and a refusal (or a
+/// range too small to hold a whole huge page) leaves things as they are.
+pub(crate) fn advise_huge_pages(at: *const u8, bytes: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = at as usize;
+        let (from, to) = (start.next_multiple_of(HUGE), (start + bytes) / HUGE * HUGE);
+        if to > from {
+            // SAFETY: `madvise` with MADV_HUGEPAGE reads and writes no memory; it only marks
+            // the range, which the caller owns.
+            unsafe {
+                libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (at, bytes);
+}
 
 /// Asks the C allocator to return the memory it holds free to the system.
 ///
@@ -98,11 +119,7 @@ mod linux {
                         .expect("a mapping size is a valid layout");
                     std::alloc::handle_alloc_error(layout);
                 }
-                // SAFETY: advice about pages of the mapping just made; it changes how the
-                // kernel backs them, never their contents. A refusal is harmless.
-                unsafe {
-                    libc::madvise(at, bytes, libc::MADV_HUGEPAGE);
-                }
+                super::advise_huge_pages(at.cast(), bytes);
                 self.ptr = NonNull::new(at.cast()).expect("mmap returns a non-null address");
                 self.mapped = bytes;
             }
