@@ -25,8 +25,6 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use mmcid_checker::fingerprint;
-
 use crate::state::{Budget, Faults, Kernel, MmCid, Part, Rq, Task};
 
 /// Tables are split in this many independently locked shards (by fingerprint), so that
@@ -137,7 +135,9 @@ impl<T: Hash + Eq + Clone + HeapSize> Interner<T> {
     }
 
     fn lookup(&self, value: &Part<T>) -> u32 {
-        let fp = fingerprint(value);
+        // The part's own fingerprint (remembered, if it was computed since the last write):
+        // already well mixed, so it picks the shard and is the index's key as it is.
+        let fp = value.fingerprint();
         let s = shard_of(fp);
         let mut shard = self.shards[s].0.lock().expect("pack table lock");
         let head = shard.first.get(&fp).copied().unwrap_or(u32::MAX);

@@ -131,7 +131,7 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Part<T> {
 /// The modelled system: one mm, its threads, the CPUs.
 // `Clone` is written out (here and for the parts with heap memory) for `clone_from`, which
 // reuses the target's vectors: the checker builds successors in states it no longer needs.
-#[derive(PartialEq, Eq, Hash, Debug)]
+#[derive(PartialEq, Eq, Debug)]
 pub struct Kernel {
     /// The mm's CID state (`mm->mm_cid`).
     // Boxed to keep `Kernel` small: the checker moves states around by value, and a move of the
@@ -373,6 +373,36 @@ impl Kernel {
     /// Whether `t` is `rq->curr` of its CPU.
     pub fn task_curr(&self, t: TaskId) -> bool {
         self.rq[self.task(t).cpu as usize].curr == Some(t)
+    }
+}
+
+// A kernel hashes as its parts' fingerprints, written as one run of bytes (a hasher such as
+// `mmcid_checker`'s mixes a run of bytes a word at a time, where an integer write of a large
+// value costs it two steps), then the budget and the faults. Equal kernels have equal parts,
+// so equal fingerprints: consistent with `Eq`.
+impl Hash for Kernel {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        const CHUNK: usize = 16;
+        state.write_usize(self.rq.len());
+        state.write_usize(self.tasks.len());
+        let mut buf = [0u8; 8 * CHUNK];
+        let mut n = 0;
+        let parts = std::iter::once(self.mm.fingerprint())
+            .chain(self.rq.iter().map(|p| p.fingerprint()))
+            .chain(self.tasks.iter().map(|p| p.fingerprint()));
+        for fp in parts {
+            buf[8 * n..8 * n + 8].copy_from_slice(&fp.to_le_bytes());
+            n += 1;
+            if n == CHUNK {
+                state.write(&buf);
+                n = 0;
+            }
+        }
+        if n > 0 {
+            state.write(&buf[..8 * n]);
+        }
+        self.budget.hash(state);
+        self.faults.hash(state);
     }
 }
 
