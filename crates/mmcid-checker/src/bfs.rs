@@ -1102,6 +1102,9 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
     let mut unflushed_new = 0u64;
     // Table slots this worker has reserved and not used yet.
     let mut budget = 0usize;
+    // Keys looked up at this depth, and how many of them were in the level table: while at
+    // least half are, the table is probed first (see stage three).
+    let (mut looked_up, mut in_table) = (0u64, 0u64);
     let limited = ctx.config.max_states.is_some();
     let used_bytes = || {
         level.base_bytes
@@ -1197,10 +1200,16 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
             let p = &mut ring[(pos + 1) % PIPELINE];
             if p.pos != usize::MAX {
                 fresh.clear();
+                // A key in the level table cannot be in the seen-set. Where most keys are in
+                // the table (many parents reach each new state, as in 2PC), probing it first
+                // spares most seen-set lookups; where most are in the seen-set (mm_cid), the
+                // probe would only cost.
+                let table_first = 2 * in_table >= looked_up;
+                looked_up += p.located.len() as u64;
                 for (n, &(key, i, bucket, guess)) in p.located.iter().enumerate() {
-                    // The table first: its slot is as near as the seen-set's line, and in a
-                    // model where many parents reach each new state (2PC) it holds most keys.
-                    if !table.contains(key) {
+                    let known_new = table_first && table.contains(key);
+                    in_table += u64::from(known_new);
+                    if !known_new {
                         if let Some(&at) = bucket.get(guess) {
                             if Seen::finish(bucket, guess, at, key) {
                                 continue;
@@ -1244,6 +1253,9 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
                         let order = order(pos, i);
                         let (is_new, smallest) = table.insert_min(key, order);
                         new += usize::from(is_new);
+                        if !table_first && !is_new {
+                            in_table += 1;
+                        }
                         if smallest && !level.replay {
                             out.found.push((order, key));
                             match &mut out.states {
