@@ -1086,8 +1086,9 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
         // grow by doubling (which leaves up to half of them unused).
         let share = level.expected / ctx.workers + 16;
         out.found.reserve_exact(share);
-        if let States::Raw(v) = &mut out.states {
-            v.reserve_exact(share);
+        match &mut out.states {
+            States::Raw(v) => v.reserve_exact(share),
+            States::Packed { words, data } => data.reserve_exact(share * *words),
         }
     }
     let mut actions = Vec::new();
@@ -1307,7 +1308,8 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use crate::test_models::{
-        naive, summary, LockOrder, Mutexes, RacyCounter, Release, Slow, Spinner, Swapped,
+        naive, summary, LockOrder, Mutexes, PackedRacy, RacyCounter, Release, Slow, Spinner,
+        Swapped,
     };
     use crate::{check, CheckConfig, Model, Outcome, Progress, StopReason};
 
@@ -1389,6 +1391,49 @@ mod tests {
             .collect();
         assert_eq!(runs[0], runs[1]);
         assert_eq!(runs[0], runs[2]);
+    }
+
+    #[test]
+    fn packed_frontiers_rebuilt_or_kept_give_the_unpacked_results() {
+        let run = |model: &dyn Fn(usize) -> crate::Report<PackedRacy>, workers| {
+            let r = model(workers);
+            let s = &r.stats;
+            (
+                r.outcome,
+                s.unique_states,
+                s.transitions,
+                s.max_depth,
+                summary(&r),
+            )
+        };
+        for workers in [1, 2, 4] {
+            let plain = check(&RacyCounter { threads: 4 }, &config(workers, false));
+            let expected = {
+                let s = &plain.stats;
+                (
+                    plain.outcome,
+                    s.unique_states,
+                    s.transitions,
+                    s.max_depth,
+                    summary(&plain),
+                )
+            };
+            assert!(!expected.4.is_empty(), "the race is found");
+            for rebuild in [true, false] {
+                let packed = |w| {
+                    let model = PackedRacy {
+                        inner: RacyCounter { threads: 4 },
+                        rebuild,
+                    };
+                    check(&model, &config(w, false))
+                };
+                assert_eq!(
+                    run(&packed, workers),
+                    expected,
+                    "rebuild {rebuild}, {workers} workers"
+                );
+            }
+        }
     }
 
     #[test]
