@@ -148,7 +148,6 @@ struct Seen {
     keys: Words,
     /// Bucket `b` (the keys whose top `bits` are `b`) is `keys[starts[b]..starts[b + 1]]`.
     starts: Vec<usize>,
-    len: u64,
 }
 
 impl Seen {
@@ -158,8 +157,12 @@ impl Seen {
             bits,
             keys: Words::new(),
             starts: vec![0; (1 << bits) + 1],
-            len: 0,
         }
+    }
+
+    /// How many fingerprints the set holds.
+    fn len(&self) -> u64 {
+        self.keys.len() as u64
     }
 
     #[inline]
@@ -236,9 +239,8 @@ impl Seen {
                 keys[w] = add[j];
             }
         }
-        self.len = keys.len() as u64;
         let bits_before = self.bits;
-        while self.len > (BUCKET_TARGET << self.bits) as u64 && self.bits < 40 {
+        while keys.len() > BUCKET_TARGET << self.bits && self.bits < 40 {
             self.bits += 1;
         }
         let bits = self.bits;
@@ -382,28 +384,7 @@ impl Table {
         entries
     }
 
-    /// Whether `key` is in the table. A key in the table is not in the seen-set (the table
-    /// only takes keys that are not), so this check can spare a seen-set lookup.
-    #[inline]
-    fn contains(&self, key: Fingerprint) -> bool {
-        if key == EMPTY {
-            return self.zero.load(Ordering::Relaxed) != NO_ORDER;
-        }
-        let len = self.slots.len();
-        let mut i = ((u128::from(key) * len as u128) >> 64) as usize;
-        loop {
-            let k = self.slots[i][0].load(Ordering::Relaxed);
-            if k == key || k == EMPTY {
-                return k == key;
-            }
-            i += 1;
-            if i == len {
-                i = 0;
-            }
-        }
-    }
-
-    /// The smallest order recorded for `key` (which is in the table).
+    /// The smallest order recorded for `key`, or `NO_ORDER` if the table does not hold it.
     fn order_of(&self, key: Fingerprint) -> u64 {
         if key == EMPTY {
             return self.zero.load(Ordering::Relaxed);
@@ -499,12 +480,26 @@ impl<S> States<S> {
     fn push<M: Model<State = S>>(&mut self, model: &M, state: S) {
         match self {
             States::Raw(v) => v.push(state),
-            States::Packed { words, data } => {
-                let at = data.len();
-                data.resize(at + *words, 0);
-                model.pack(&state, &mut data[at..]);
-            }
+            States::Packed { .. } => self.push_packed(model, &state),
         }
+    }
+
+    /// Appends the state in `slot`: a list of states takes it, a packed list packs it and
+    /// leaves it in `slot` (to build another successor in).
+    fn keep<M: Model<State = S>>(&mut self, model: &M, slot: &mut Option<S>) {
+        match self {
+            States::Raw(v) => v.push(slot.take().expect("each successor is kept once")),
+            States::Packed { .. } => self.push_packed(model, slot.as_ref().expect("recorded")),
+        }
+    }
+
+    fn push_packed<M: Model<State = S>>(&mut self, model: &M, state: &S) {
+        let States::Packed { words, data } = self else {
+            unreachable!("only a packed list packs")
+        };
+        let at = data.len();
+        data.resize(at + *words, 0);
+        model.pack(state, &mut data[at..]);
     }
 }
 
@@ -703,7 +698,7 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
         }
         let table = level.table.into_inner().expect("level table lock");
         let limit = if ctx.abort_reason() == Some(StopReason::MaxStates) {
-            let room = config.max_states.unwrap_or(0).saturating_sub(seen.len);
+            let room = config.max_states.unwrap_or(0).saturating_sub(seen.len());
             usize::try_from(room).unwrap_or(usize::MAX)
         } else {
             usize::MAX
@@ -788,7 +783,7 @@ pub(crate) fn run<M: Model>(ctx: &Context<'_, M>) -> SearchEnd {
     SearchEnd {
         outcome,
         initial_states,
-        unique_states: seen.len,
+        unique_states: seen.len(),
         transitions,
         max_depth: depth,
         discoveries,
@@ -1019,7 +1014,7 @@ fn run_level<M: Model>(
                 match rx.recv_timeout(wait) {
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         let elapsed = ctx.start.elapsed();
-                        let unique = level.seen.len + level.count.load(Ordering::Relaxed);
+                        let unique = level.seen.len() + level.count.load(Ordering::Relaxed);
                         let claimed = level.cursor.load(Ordering::Relaxed);
                         progress(&Progress {
                             unique_states: unique,
@@ -1208,7 +1203,7 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
                 let table_first = 2 * in_table >= looked_up;
                 looked_up += p.located.len() as u64;
                 for (n, &(key, i, bucket, guess)) in p.located.iter().enumerate() {
-                    let known_new = table_first && table.contains(key);
+                    let known_new = table_first && table.order_of(key) != NO_ORDER;
                     in_table += u64::from(known_new);
                     if !known_new {
                         if let Some(&at) = bucket.get(guess) {
@@ -1259,17 +1254,7 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
                         }
                         if smallest && !level.replay {
                             out.found.push((order, key));
-                            match &mut out.states {
-                                States::Raw(v) => v.push(
-                                    p.nexts[n].take().expect("each successor is recorded once"),
-                                ),
-                                States::Packed { words, data } => {
-                                    let at = data.len();
-                                    data.resize(at + *words, 0);
-                                    let next = p.nexts[n].as_ref().expect("recorded");
-                                    model.pack(next, &mut data[at..]);
-                                }
-                            }
+                            out.states.keep(model, &mut p.nexts[n]);
                         }
                     }
                     budget -= new;
@@ -1287,7 +1272,7 @@ fn work<M: Model>(ctx: &Context<'_, M>, level: &Level<'_, M::State>) -> WorkerOu
                     let count =
                         level.count.fetch_add(unflushed_new, Ordering::Relaxed) + unflushed_new;
                     unflushed_new = 0;
-                    if level.seen.len + count > max_states {
+                    if level.seen.len() + count > max_states {
                         ctx.abort(StopReason::MaxStates);
                     }
                 }
@@ -1309,7 +1294,7 @@ mod tests {
 
     use crate::test_models::{
         naive, summary, LockOrder, Mutexes, PackedRacy, RacyCounter, Release, Slow, Spinner,
-        Swapped,
+        Summary, Swapped,
     };
     use crate::{check, CheckConfig, Model, Outcome, Progress, StopReason};
 
@@ -1331,7 +1316,7 @@ mod tests {
             seen.insert_sorted(&keys);
             all.extend(&keys);
         }
-        assert_eq!(seen.len, all.len() as u64);
+        assert_eq!(seen.len(), all.len() as u64);
         assert!(seen.bits > 4, "the buckets split");
         for &k in &all {
             assert!(seen.contains(k), "{k:#x}");
@@ -1373,21 +1358,29 @@ mod tests {
     }
 
     /// Verdicts, counts, depth and traces are the same with 1, 2 and 4 workers.
+    /// What a check of `model` found: outcome, counts, depth, findings (with their traces)
+    /// and the labels never reached.
+    fn results<M: Model>(
+        model: &M,
+        workers: usize,
+        symmetry: bool,
+    ) -> (Outcome, u64, u64, usize, Vec<Summary>, Vec<String>) {
+        let r = check(model, &config(workers, symmetry));
+        let s = &r.stats;
+        (
+            r.outcome,
+            s.unique_states,
+            s.transitions,
+            s.max_depth,
+            summary(&r),
+            r.unreached_labels,
+        )
+    }
+
     fn same_for_all_worker_counts<M: Model>(model: &M, symmetry: bool) {
         let runs: Vec<_> = [1, 2, 4]
             .into_iter()
-            .map(|w| {
-                let r = check(model, &config(w, symmetry));
-                let s = &r.stats;
-                (
-                    r.outcome,
-                    s.unique_states,
-                    s.transitions,
-                    s.max_depth,
-                    summary(&r),
-                    r.unreached_labels.clone(),
-                )
-            })
+            .map(|w| results(model, w, symmetry))
             .collect();
         assert_eq!(runs[0], runs[1]);
         assert_eq!(runs[0], runs[2]);
@@ -1395,40 +1388,16 @@ mod tests {
 
     #[test]
     fn packed_frontiers_rebuilt_or_kept_give_the_unpacked_results() {
-        let run = |model: &dyn Fn(usize) -> crate::Report<PackedRacy>, workers| {
-            let r = model(workers);
-            let s = &r.stats;
-            (
-                r.outcome,
-                s.unique_states,
-                s.transitions,
-                s.max_depth,
-                summary(&r),
-            )
-        };
         for workers in [1, 2, 4] {
-            let plain = check(&RacyCounter { threads: 4 }, &config(workers, false));
-            let expected = {
-                let s = &plain.stats;
-                (
-                    plain.outcome,
-                    s.unique_states,
-                    s.transitions,
-                    s.max_depth,
-                    summary(&plain),
-                )
-            };
+            let expected = results(&RacyCounter { threads: 4 }, workers, false);
             assert!(!expected.4.is_empty(), "the race is found");
             for rebuild in [true, false] {
-                let packed = |w| {
-                    let model = PackedRacy {
-                        inner: RacyCounter { threads: 4 },
-                        rebuild,
-                    };
-                    check(&model, &config(w, false))
+                let model = PackedRacy {
+                    inner: RacyCounter { threads: 4 },
+                    rebuild,
                 };
                 assert_eq!(
-                    run(&packed, workers),
+                    results(&model, workers, false),
                     expected,
                     "rebuild {rebuild}, {workers} workers"
                 );

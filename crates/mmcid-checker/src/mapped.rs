@@ -13,6 +13,12 @@
 
 #[cfg(target_os = "linux")]
 pub(crate) use linux::Words;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use portable::Words;
+
+/// The size of a huge page (x86-64 and arm64 with 4 KiB base pages).
+#[cfg(target_os = "linux")]
+const HUGE: usize = 2 << 20;
 
 /// Asks the kernel to back the whole 2 MiB pages within `bytes` bytes at `at` with huge pages.
 /// Only advice: it changes how memory is backed, never what it holds, and a refusal (or a
@@ -20,7 +26,6 @@ pub(crate) use linux::Words;
 pub(crate) fn advise_huge_pages(at: *const u8, bytes: usize) {
     #[cfg(target_os = "linux")]
     {
-        const HUGE: usize = 2 << 20;
         let start = at as usize;
         let (from, to) = (start.next_multiple_of(HUGE), (start + bytes) / HUGE * HUGE);
         if to > from {
@@ -52,14 +57,11 @@ pub(crate) fn release_freed_memory() {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-pub(crate) use portable::Words;
-
 #[cfg(target_os = "linux")]
 mod linux {
     use std::ptr::NonNull;
 
-    const HUGE: usize = 2 << 20;
+    use super::HUGE;
 
     /// A growable array of `u64`, zero-filled when it grows.
     pub(crate) struct Words {
@@ -81,10 +83,6 @@ mod linux {
                 len: 0,
                 mapped: 0,
             }
-        }
-
-        pub(crate) fn len(&self) -> usize {
-            self.len
         }
 
         /// Appends `n` zeros.
@@ -166,10 +164,6 @@ mod portable {
     impl Words {
         pub(crate) fn new() -> Self {
             Words(Vec::new())
-        }
-
-        pub(crate) fn len(&self) -> usize {
-            self.0.len()
         }
 
         pub(crate) fn grow_zeroed(&mut self, n: usize) {

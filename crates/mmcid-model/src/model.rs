@@ -433,6 +433,20 @@ impl Model for MmCidModel {
     }
 }
 
+/// Test support: 2 CPUs, up to 4 threads, 3 forks, `exits` exits, one affinity widening
+/// from one allowed CPU (so a kworker slot too): the configuration the state-level tests walk.
+#[cfg(test)]
+pub(crate) fn kworker_scenario(exits: u32) -> crate::config::Scenario {
+    crate::config::Scenario {
+        threads: 4,
+        forks: 3,
+        exits,
+        affinity: 1,
+        initial_allowed: 1,
+        ..crate::config::Scenario::default()
+    }
+}
+
 /// Test support: explores `levels` levels breadth-first from the model's initial states
 /// (successors by `next_state`, deduplicated on equality) and calls `visit(state, action, next)`
 /// for every transition. Returns the number of transitions.
@@ -492,16 +506,9 @@ mod tests {
     #[test]
     fn remembered_part_fingerprints_are_never_stale() {
         use mmcid_checker::fingerprint;
-        let model = MmCidModel::new(Scenario {
-            threads: 4,
-            forks: 3,
-            exits: 2,
-            affinity: 1,
-            initial_allowed: 1,
-            ..Scenario::default()
-        })
-        .unwrap()
-        .with_packing(true);
+        let model = MmCidModel::new(kworker_scenario(2))
+            .unwrap()
+            .with_packing(true);
         let words = model.packed_words();
         let mut cov = Coverage::new();
         let mut spare: Option<Kernel> = None;
@@ -553,15 +560,9 @@ mod tests {
     /// of another state gives the same state.
     #[test]
     fn packing_round_trips() {
-        let model = MmCidModel::new(Scenario {
-            threads: 4,
-            forks: 3,
-            affinity: 1,
-            initial_allowed: 1,
-            ..Scenario::default()
-        })
-        .unwrap()
-        .with_packing(true);
+        let model = MmCidModel::new(kworker_scenario(1))
+            .unwrap()
+            .with_packing(true);
         let words = model.packed_words();
         // mm, 2 runqueues, 5 task slots (4 threads and the kworker), budget with faults: an
         // odd number of parts, so the last word's upper half is unused.

@@ -259,19 +259,11 @@ mod tests {
     use crate::model::MmCidModel;
 
     /// The allocation-free key equals the fingerprint of the representative, on every state
-    /// reached in the first 14 levels of a configuration with forks, exits and a kworker (states where the
-    /// numbering is already canonical and states where it is not).
+    /// reached in the first 14 levels of a configuration with forks, exits and a kworker
+    /// (states where the numbering is already canonical and states where it is not).
     #[test]
     fn representative_fingerprint_is_the_representatives_fingerprint() {
-        let model = MmCidModel::new(Scenario {
-            threads: 4,
-            forks: 3,
-            exits: 2,
-            affinity: 1,
-            initial_allowed: 1,
-            ..Scenario::default()
-        })
-        .unwrap();
+        let model = MmCidModel::new(crate::model::kworker_scenario(2)).unwrap();
         let (mut renumbered, mut checked) = (0, 0);
         let mut check = |state: &Kernel| {
             let rep = representative(state);
